@@ -1,0 +1,114 @@
+# iodirty: one non-recursive Makefile.
+#
+#   make                      build/iodirty (and the libraries it needs)
+#   make check                build and run every test; last line "N passed, N failed, N skipped"
+#   make SANITIZE=address,undefined check
+#   make SANITIZE=thread check
+#   make fuzz                 run every libFuzzer target for FUZZ_SECONDS each (clang)
+#   make V=1                  show the commands
+#   make WERROR=0             warnings are not errors
+#
+# Sources are found by directory: a new .c under src/<component>/, bench/ or
+# tests/ is built without touching this file.
+
+CC        ?= cc
+WERROR    ?= 1
+SANITIZE  ?=
+O         ?= 2
+
+ifeq ($(SANITIZE),)
+BUILD     ?= build
+else
+BUILD     ?= build/san-$(subst $(comma),-,$(SANITIZE))
+endif
+comma := ,
+
+WARNINGS  := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+             -Wold-style-definition -Wshadow -Wundef -Wwrite-strings -Wvla
+ifeq ($(WERROR),1)
+WARNINGS  += -Werror
+endif
+
+CPPFLAGS  += -Iinclude -D_GNU_SOURCE
+CFLAGS    += -std=c11 -O$(O) -g -pthread -fno-strict-aliasing $(WARNINGS) -MMD -MP
+LDFLAGS   += -pthread
+LDLIBS    +=
+
+ifneq ($(SANITIZE),)
+CFLAGS    += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS   += -fsanitize=$(SANITIZE)
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# Host side and VMM side libraries, in layering order.
+LIB_DIRS   := src/lib src/pt
+LIB_SRCS   := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+CLI_SRCS   := $(wildcard src/cli/*.c) $(wildcard bench/*.c)
+TEST_SRCS  := $(wildcard tests/*/*.c)
+
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CLI_OBJS   := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+TEST_OBJS  := $(TEST_SRCS:%.c=$(BUILD)/%.o)
+
+LIBIODIRTY := $(BUILD)/libiodirty.a
+IODIRTY    := $(BUILD)/iodirty
+TESTBIN    := $(BUILD)/iodirty-test
+
+.PHONY: all check fuzz clean format format-check
+all: $(IODIRTY)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIBIODIRTY): $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(IODIRTY): $(CLI_OBJS) $(LIBIODIRTY)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $(CLI_OBJS) $(LIBIODIRTY) $(LDLIBS) -o $@
+
+$(TESTBIN): $(TEST_OBJS) $(LIBIODIRTY)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $(TEST_OBJS) $(LIBIODIRTY) $(LDLIBS) -o $@
+
+# The test binary runs every test in its own child; TESTS=glob narrows it.
+check: $(TESTBIN) $(IODIRTY)
+	$(Q)IODIRTY=$(IODIRTY) $(TESTBIN) $(if $(TESTS),--filter '$(TESTS)')
+
+# Fuzz targets: fuzz/<name>.c, each built with libFuzzer + ASan/UBSan and run
+# for FUZZ_SECONDS over its seed corpus fuzz/corpus/<name>/.
+FUZZ_SECONDS ?= 30
+FUZZ_SRCS    := $(wildcard fuzz/*.c)
+FUZZ_BUILD   := build/fuzz
+FUZZ_CFLAGS  := -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -pthread \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+fuzz:
+ifeq ($(FUZZ_SRCS),)
+	@echo "no fuzz targets yet"
+else
+	@mkdir -p $(FUZZ_BUILD)
+	$(Q)set -e; for f in $(FUZZ_SRCS); do \
+		n=$$(basename $$f .c); \
+		echo "  FUZZ    $$n ($(FUZZ_SECONDS)s)"; \
+		clang $(FUZZ_CFLAGS) $$f $(LIB_SRCS) -o $(FUZZ_BUILD)/$$n; \
+		mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
+		$(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(FUZZ_BUILD)/corpus-$$n fuzz/corpus/$$n 2>&1 | tail -n 12; \
+	done
+endif
+
+format:
+	$(Q)clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(TEST_SRCS) $(wildcard include/iodirty/*.h src/*/*.h src/*/*/*.h tests/*/*.h)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d)

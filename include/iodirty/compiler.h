@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * compiler.h - small helpers every component uses: array sizes, container_of,
+ * alignment, overflow-checked address arithmetic and lg2 size helpers.
+ */
+#ifndef IODIRTY_COMPILER_H
+#define IODIRTY_COMPILER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+#define offsetofend(type, member) \
+	(offsetof(type, member) + sizeof(((type *)0)->member))
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define __printf(a, b) __attribute__((format(printf, a, b)))
+#define __unused       __attribute__((unused))
+
+#define BIT_ULL(n) (1ULL << (n))
+/* GENMASK_ULL(h, l): bits h..l set, h >= l. */
+#define GENMASK_ULL(h, l) ((~0ULL >> (63 - (h))) & (~0ULL << (l)))
+
+#define DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
+
+static inline bool is_power_of_2_u64(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* Index of the lowest set bit; x must be non-zero. */
+static inline unsigned int ffs64(uint64_t x)
+{
+	return (unsigned int)__builtin_ctzll(x);
+}
+
+/* Index of the highest set bit; x must be non-zero. */
+static inline unsigned int fls64(uint64_t x)
+{
+	return 63u - (unsigned int)__builtin_clzll(x);
+}
+
+static inline uint64_t align_down_u64(uint64_t x, uint64_t a)
+{
+	return x & ~(a - 1);
+}
+
+static inline bool is_aligned_u64(uint64_t x, uint64_t a)
+{
+	return !(x & (a - 1));
+}
+
+/*
+ * range_last() - the inclusive end of (start, length).
+ *
+ * Return: 0 and *last set, or -EOVERFLOW when the range wraps; a zero length
+ * is -EINVAL (the callers' ranges are never empty).
+ */
+int range_last(uint64_t start, uint64_t length, uint64_t *last);
+
+#endif

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd-bench.c - `iodirty bench NAME [--json] ...`: the benchmark table.
+ */
+#include <string.h>
+
+#include "../../bench/bench.h"
+#include "cmd.h"
+
+static const struct bench benches[] = {
+	{ "harvest", bench_harvest,
+	  "IOMMU dirty read-and-clear per GiB vs the memory-bandwidth floor",
+	  "[--json] [--sizes 1,16,64] [--quick]" },
+};
+
+int cmd_bench(int argc, char **argv)
+{
+	const struct cmd *self = cmd_find("bench");
+
+	if (argc < 2)
+		usage_error(self, "which benchmark? try 'iodirty bench list'");
+	if (!strcmp(argv[1], "list")) {
+		for (unsigned int i = 0; i < ARRAY_SIZE(benches); i++)
+			printf("  %-12s %s\n      iodirty bench %s %s\n",
+			       benches[i].name, benches[i].summary,
+			       benches[i].name, benches[i].usage);
+		return 0;
+	}
+	for (unsigned int i = 0; i < ARRAY_SIZE(benches); i++)
+		if (!strcmp(argv[1], benches[i].name))
+			return benches[i].fn(argc - 1, argv + 1);
+	usage_error(self, "unknown benchmark '%s'; try 'iodirty bench list'",
+		    argv[1]);
+}

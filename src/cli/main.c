@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+/*
+ * main.c - the iodirty binary: dispatch on the verb.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+
+const struct cmd cmds[] = {
+	{ "help", cmd_help, "show the verbs, or one verb's usage",
+	  "[VERB | --man]",
+	  "Without a verb, list every verb. With one, print its usage and "
+	  "description. --man prints the man page (roff)." },
+	{ "version", cmd_version, "print the version", "",
+	  "Print the version of iodirty." },
+	{ "bench", cmd_bench, "run a benchmark", "NAME [--json] [options]",
+	  "Run benchmark NAME and print its figures; where a physical limit "
+	  "applies, the limit measured in the same run and the ratio to it. "
+	  "`iodirty bench list` names the benchmarks; --json prints one JSON "
+	  "object." },
+};
+
+const unsigned int ncmds = ARRAY_SIZE(cmds);
+
+const struct cmd *cmd_find(const char *name)
+{
+	for (unsigned int i = 0; i < ncmds; i++)
+		if (!strcmp(cmds[i].name, name))
+			return &cmds[i];
+	return NULL;
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("iodirty: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+void usage_error(const struct cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "iodirty %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: iodirty %s %s\n", cmd->name, cmd->usage);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const struct cmd *cmd;
+
+	if (argc < 2) {
+		cmd_help(1, argv);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cmd_help(1, argv);
+	if (!strcmp(argv[1], "--version"))
+		return cmd_version(1, argv);
+	cmd = cmd_find(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "iodirty: unknown verb '%s'; try 'iodirty help'\n",
+			argv[1]);
+		return 2;
+	}
+	return cmd->fn(argc - 1, argv + 1);
+}
