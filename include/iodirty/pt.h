@@ -145,6 +145,14 @@ int pt_map(struct pt_domain *dom, uint64_t iova, uint64_t pa, uint64_t length,
 	   unsigned int prot);
 
 /**
+ * pt_map_pgsizes() - pt_map() using only the leaf sizes in @pgsizes (0: all
+ * of the domain's), as iommufd does with IOMMU_OPTION_HUGE_PAGES = 0.
+ * Return: as pt_map(); -EINVAL when no size in @pgsizes is the domain's.
+ */
+int pt_map_pgsizes(struct pt_domain *dom, uint64_t iova, uint64_t pa,
+		   uint64_t length, unsigned int prot, uint64_t pgsizes);
+
+/**
  * pt_unmap() - remove the leaves in [@iova, @iova + @length).
  * A huge leaf only partly inside the range is handled as the newest Linux
  * does: AMD v1, VT-d and mock (generic_pt, v6.19) remove the whole leaf when

@@ -180,23 +180,20 @@ static int check_range(const struct pt_domain *dom, uint64_t iova,
 	return 0;
 }
 
-static uint64_t min_pgsize(const struct pt_domain *dom)
+int pt_map_pgsizes(struct pt_domain *dom, uint64_t iova, uint64_t pa,
+		   uint64_t length, unsigned int prot, uint64_t pgsizes)
 {
-	return 1ULL << ffs64(dom->pgsizes);
-}
-
-int pt_map(struct pt_domain *dom, uint64_t iova, uint64_t pa, uint64_t length,
-	   unsigned int prot)
-{
-	uint64_t last, pa_last;
+	uint64_t last, pa_last, min;
 	int rc;
 
-	if (!(prot & (PT_PROT_READ | PT_PROT_WRITE)))
+	pgsizes = pgsizes ? pgsizes & dom->pgsizes : dom->pgsizes;
+	if (!pgsizes || !(prot & (PT_PROT_READ | PT_PROT_WRITE)))
 		return -EINVAL;
-	rc = check_range(dom, iova, length, min_pgsize(dom), &last);
+	min = 1ULL << ffs64(pgsizes);
+	rc = check_range(dom, iova, length, min, &last);
 	if (rc)
 		return rc;
-	if (!is_aligned_u64(pa, min_pgsize(dom)))
+	if (!is_aligned_u64(pa, min))
 		return -EINVAL;
 	rc = range_last(pa, length, &pa_last);
 	if (rc)
@@ -207,13 +204,19 @@ int pt_map(struct pt_domain *dom, uint64_t iova, uint64_t pa, uint64_t length,
 		rc = -EEXIST;
 		goto out_unlock;
 	}
-	rc = dom->ops->map(dom, iova, last, pa, prot);
+	rc = dom->ops->map(dom, iova, last, pa, prot, pgsizes);
 	if (rc)
 		/* The range was empty: removing it all undoes just this map. */
 		dom->ops->unmap(dom, iova, last, NULL);
 out_unlock:
 	pthread_rwlock_unlock(&dom->lock);
 	return rc;
+}
+
+int pt_map(struct pt_domain *dom, uint64_t iova, uint64_t pa, uint64_t length,
+	   unsigned int prot)
+{
+	return pt_map_pgsizes(dom, iova, pa, length, prot, 0);
 }
 
 int64_t pt_unmap_read_dirty(struct pt_domain *dom, uint64_t iova,

@@ -71,7 +71,7 @@ struct pt_fmt_ops {
 	bool (*any_present)(struct pt_domain *dom, uint64_t iova,
 			    uint64_t last);
 	int (*map)(struct pt_domain *dom, uint64_t iova, uint64_t last,
-		   uint64_t pa, unsigned int prot);
+		   uint64_t pa, unsigned int prot, uint64_t pgsizes);
 	uint64_t (*unmap)(struct pt_domain *dom, uint64_t iova, uint64_t last,
 			  struct iova_bitmap *dirty);
 	void (*read_and_clear)(struct pt_domain *dom, uint64_t iova,

@@ -129,6 +129,7 @@ static bool PT_NAME(any_present)(struct pt_domain *dom, uint64_t iova,
 
 struct PT_NAME(map_state) {
 	uint64_t iova0, pa0;
+	uint64_t pgsizes;
 	unsigned int prot;
 };
 
@@ -139,7 +140,7 @@ static int PT_NAME(map_level)(struct pt_domain *dom, pt_entry_t *table,
 {
 	unsigned int i, first, end, shift = PT_NAME(shift)(level);
 	uint64_t size = 1ULL << shift, base;
-	bool leaf_ok = dom->pgsizes & size;
+	bool leaf_ok = st->pgsizes & size;
 
 	PT_NAME(span)(level, iova, last, &first, &end, &base);
 	for (i = first; i <= end; i++) {
@@ -185,10 +186,10 @@ static int PT_NAME(map_level)(struct pt_domain *dom, pt_entry_t *table,
 }
 
 static int PT_NAME(map)(struct pt_domain *dom, uint64_t iova, uint64_t last,
-			uint64_t pa, unsigned int prot)
+			uint64_t pa, unsigned int prot, uint64_t pgsizes)
 {
 	struct PT_NAME(map_state) st = { .iova0 = iova, .pa0 = pa,
-					 .prot = prot };
+					 .pgsizes = pgsizes, .prot = prot };
 
 	return PT_NAME(map_level)(dom, dom->root, dom->levels - 1, iova, last,
 				  &st);
