@@ -10,7 +10,7 @@
 static const struct bench benches[] = {
 	{ "harvest", bench_harvest,
 	  "IOMMU dirty read-and-clear per GiB vs the memory-bandwidth floor",
-	  "[--json] [--sizes 1,16,64] [--quick]" },
+	  BENCH_HARVEST_USAGE },
 };
 
 int cmd_bench(int argc, char **argv)
