@@ -46,7 +46,7 @@ Q := @
 endif
 
 # Host side and VMM side libraries, in layering order.
-LIB_DIRS   := src/lib src/pt
+LIB_DIRS   := src/lib src/pt src/iommu src/iommufd
 LIB_SRCS   := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 CLI_SRCS   := $(wildcard src/cli/*.c) $(wildcard bench/*.c)
 TEST_SRCS  := $(wildcard tests/*/*.c)

@@ -1,0 +1,780 @@
+// SPDX-License-Identifier: MIT
+/*
+ * io_pagetable.c - the IOVA space of an IOAS: areas of user memory, the
+ * reserved and allowed IOVA, and the domains every area is mapped into.
+ *
+ * Behaviour of Linux drivers/iommu/iommufd/io_pagetable.c, per
+ * shared/spec/kernel-abi.md §1.4 and §2.2-2.3: EEXIST for an overlapping
+ * fixed map, EINVAL for reserved IOVA, ENOENT for an unmap that would cut an
+ * area (and for one that finds nothing), the IOVA alignment the largest of
+ * the domains' smallest page sizes, reserved IOVA outside each domain's
+ * aperture, dirty state cleared before tracking is enabled, and dirty reads
+ * walking contiguous areas window by window.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <iodirty/alloc.h>
+#include <iodirty/err.h>
+#include <iodirty/uaccess.h>
+
+#include "iommufd_private.h"
+
+enum { IOPT_PAGE_SIZE = 4096 };
+
+void iopt_init(struct io_pagetable *iopt)
+{
+	memset(iopt, 0, sizeof(*iopt));
+	iopt->iova_alignment = 1;
+}
+
+void iopt_destroy(struct iommufd_host *host, struct io_pagetable *iopt)
+{
+	uint64_t unmapped;
+
+	iopt_unmap_all(host, iopt, &unmapped);
+	xfree(iopt->areas);
+	xfree(iopt->resv);
+	xfree(iopt->allowed);
+	xfree(iopt->domains);
+}
+
+/* Index of the first area whose last >= @iova (nareas if none). */
+static unsigned int area_lower_bound(struct io_pagetable *iopt, uint64_t iova)
+{
+	unsigned int lo = 0, hi = iopt->nareas;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (iopt->areas[mid]->last < iova)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct iopt_area *area_first(struct io_pagetable *iopt, uint64_t start,
+				    uint64_t last)
+{
+	unsigned int i = area_lower_bound(iopt, start);
+
+	if (i < iopt->nareas && iopt->areas[i]->iova <= last)
+		return iopt->areas[i];
+	return NULL;
+}
+
+static int area_insert(struct io_pagetable *iopt, struct iopt_area *area)
+{
+	unsigned int i;
+
+	if (iopt->nareas == iopt->areas_cap) {
+		unsigned int n = iopt->areas_cap ? iopt->areas_cap * 2 : 8;
+		struct iopt_area **a = xrealloc(iopt->areas, n * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		iopt->areas = a;
+		iopt->areas_cap = n;
+	}
+	i = area_lower_bound(iopt, area->iova);
+	memmove(&iopt->areas[i + 1], &iopt->areas[i],
+		(iopt->nareas - i) * sizeof(*iopt->areas));
+	iopt->areas[i] = area;
+	iopt->nareas++;
+	return 0;
+}
+
+static void area_remove(struct io_pagetable *iopt, struct iopt_area *area)
+{
+	unsigned int i = area_lower_bound(iopt, area->iova);
+
+	memmove(&iopt->areas[i], &iopt->areas[i + 1],
+		(iopt->nareas - i - 1) * sizeof(*iopt->areas));
+	iopt->nareas--;
+}
+
+static bool reserved_overlaps(struct io_pagetable *iopt, uint64_t start,
+			      uint64_t last)
+{
+	for (unsigned int i = 0; i < iopt->nresv; i++)
+		if (iopt->resv[i].start <= last && iopt->resv[i].last >= start)
+			return true;
+	return false;
+}
+
+static uint64_t area_pa(const struct iopt_area *area)
+{
+	return area->pages->uva + area->pages_offset;
+}
+
+/* Leaf sizes allowed now: with large pages off, nothing above PAGE_SIZE. */
+static uint64_t iopt_map_limit(struct io_pagetable *iopt)
+{
+	return iopt->disable_large_pages ? (IOPT_PAGE_SIZE << 1) - 1 : 0;
+}
+
+static int area_map_domain(struct io_pagetable *iopt, struct iopt_area *area,
+			   struct iommu_domain *domain)
+{
+	return pt_map_pgsizes(domain->pt, area->iova, area_pa(area),
+			      area->last - area->iova + 1, area->prot,
+			      iopt_map_limit(iopt));
+}
+
+static void area_unmap_domain(struct iopt_area *area,
+			      struct iommu_domain *domain)
+{
+	pt_unmap(domain->pt, area->iova, area->last - area->iova + 1);
+}
+
+/* Put a new area into every domain; on failure none keeps it. */
+static int area_fill_domains(struct iommufd_host *host,
+			     struct io_pagetable *iopt, struct iopt_area *area)
+{
+	unsigned int i;
+	int rc;
+
+	if (!iopt->ndomains)
+		return 0;
+	rc = iopt_pages_pin(host, area->pages);
+	if (rc)
+		return rc;
+	for (i = 0; i < iopt->ndomains; i++) {
+		rc = area_map_domain(iopt, area, iopt->domains[i]);
+		if (rc)
+			goto err_unmap;
+	}
+	return 0;
+
+err_unmap:
+	while (i--)
+		area_unmap_domain(area, iopt->domains[i]);
+	iopt_pages_unpin(host, area->pages);
+	return rc;
+}
+
+static void area_unfill_domains(struct iommufd_host *host,
+				struct io_pagetable *iopt,
+				struct iopt_area *area)
+{
+	if (!iopt->ndomains)
+		return;
+	for (unsigned int i = 0; i < iopt->ndomains; i++)
+		area_unmap_domain(area, iopt->domains[i]);
+	iopt_pages_unpin(host, area->pages);
+}
+
+static int area_add(struct iommufd_host *host, struct io_pagetable *iopt,
+		    struct iopt_pages *pages, uint64_t offset, uint64_t iova,
+		    uint64_t length, unsigned int prot)
+{
+	struct iopt_area *area = xzalloc(sizeof(*area));
+	int rc;
+
+	if (!area)
+		return -ENOMEM;
+	area->iova = iova;
+	area->last = iova + length - 1;
+	area->pages = pages;
+	area->pages_offset = offset;
+	area->prot = prot;
+	rc = area_fill_domains(host, iopt, area);
+	if (rc)
+		goto err_free;
+	rc = area_insert(iopt, area);
+	if (rc)
+		goto err_unfill;
+	pages->refs++;
+	return 0;
+
+err_unfill:
+	area_unfill_domains(host, iopt, area);
+err_free:
+	xfree(area);
+	return rc;
+}
+
+static void area_destroy(struct iommufd_host *host, struct io_pagetable *iopt,
+			 struct iopt_area *area)
+{
+	area_unfill_domains(host, iopt, area);
+	area_remove(iopt, area);
+	iopt_pages_put(host, area->pages);
+	xfree(area);
+}
+
+/* The fixed-IOVA checks of iopt_check_iova(). */
+static int iopt_check_iova(struct io_pagetable *iopt, uint64_t iova,
+			   uint64_t length)
+{
+	uint64_t last;
+
+	if (iova & (iopt->iova_alignment - 1))
+		return -EINVAL;
+	if (__builtin_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	if (reserved_overlaps(iopt, iova, last))
+		return -EINVAL;
+	if (area_first(iopt, iova, last))
+		return -EEXIST;
+	return 0;
+}
+
+static uint64_t align_up(uint64_t x, uint64_t a, bool *wrapped)
+{
+	uint64_t r;
+
+	if (__builtin_add_overflow(x, a - 1, &r))
+		*wrapped = true;
+	return r & ~(a - 1);
+}
+
+/*
+ * Automatic IOVA: the lowest hole of @length inside the allowed ranges that
+ * no reserved range or area touches, aligned at least to the length's
+ * lowest set bit, and never IOVA 0.
+ */
+static int iopt_alloc_iova(struct io_pagetable *iopt, uint64_t *iova,
+			   uint64_t length)
+{
+	struct iommu_iova_range all = { 0, UINT64_MAX };
+	const struct iommu_iova_range *spans = iopt->nallowed ? iopt->allowed :
+								&all;
+	unsigned int nspans = iopt->nallowed ? iopt->nallowed : 1;
+	uint64_t align = 1ULL << ffs64(length);
+
+	if (align < iopt->iova_alignment)
+		align = iopt->iova_alignment;
+	for (unsigned int s = 0; s < nspans; s++) {
+		bool wrapped = false;
+		uint64_t cur = align_up(spans[s].start ? spans[s].start : 1,
+					align, &wrapped);
+
+		while (!wrapped) {
+			uint64_t last, next = 0;
+			bool clash = false;
+
+			if (__builtin_add_overflow(cur, length - 1, &last) ||
+			    last > spans[s].last)
+				break;
+			for (unsigned int i = 0; i < iopt->nresv; i++) {
+				const struct iopt_reserved *r = &iopt->resv[i];
+
+				if (r->start <= last && r->last >= cur) {
+					clash = true;
+					if (r->last + 1 > next)
+						next = r->last + 1;
+				}
+			}
+			for (struct iopt_area *a = area_first(iopt, cur, last);
+			     a; a = area_first(iopt, a->last + 1, last)) {
+				clash = true;
+				if (a->last + 1 > next)
+					next = a->last + 1;
+				if (a->last == UINT64_MAX)
+					break;
+			}
+			if (!clash) {
+				*iova = cur;
+				return 0;
+			}
+			if (!next)
+				break;
+			cur = align_up(next, align, &wrapped);
+		}
+	}
+	return -ENOSPC;
+}
+
+int iopt_map_user_pages(struct iommufd_host *host, struct io_pagetable *iopt,
+			uint64_t *iova, uint64_t uva, uint64_t length,
+			unsigned int prot, bool fixed)
+{
+	struct iopt_pages *pages;
+	uint64_t uva_last;
+	int rc;
+
+	if (!length || (length & (iopt->iova_alignment - 1)))
+		return -EINVAL;
+	if (__builtin_add_overflow(uva, length - 1, &uva_last))
+		return -EOVERFLOW;
+	if (fixed) {
+		rc = iopt_check_iova(iopt, *iova, length);
+	} else {
+		if (length >= UINT64_MAX / 2)
+			return -EOVERFLOW;
+		rc = iopt_alloc_iova(iopt, iova, length);
+	}
+	if (rc)
+		return rc;
+
+	pages = iopt_pages_alloc(uva, length, prot & PT_PROT_WRITE);
+	if (!pages)
+		return -ENOMEM;
+	rc = area_add(host, iopt, pages, 0, *iova, length, prot);
+	iopt_pages_put(host, pages);
+	return rc;
+}
+
+int iopt_copy(struct iommufd_host *host, struct io_pagetable *dst,
+	      struct io_pagetable *src, uint64_t src_iova, uint64_t *dst_iova,
+	      uint64_t length, unsigned int prot, bool fixed)
+{
+	uint64_t src_last, cur, base;
+	struct iopt_area *area;
+	unsigned int n = 0, done = 0;
+	int rc;
+
+	if (!length)
+		return -EINVAL;
+	if (__builtin_add_overflow(src_iova, length - 1, &src_last))
+		return -EOVERFLOW;
+	/* The source must be covered by contiguous areas (iopt_get_pages). */
+	cur = src_iova;
+	for (area = area_first(src, src_iova, src_last); area;
+	     area = cur > src_last || !cur ? NULL :
+						area_first(src, cur, src_last)) {
+		if (area->iova > cur)
+			return -ENOENT;
+		if ((prot & PT_PROT_WRITE) && !area->pages->writable)
+			return -EPERM;
+		n++;
+		if (area->last >= src_last)
+			break;
+		cur = area->last + 1;
+	}
+	if (!n || !area)
+		return -ENOENT;
+
+	if (length & (dst->iova_alignment - 1))
+		return -EINVAL;
+	rc = fixed ? iopt_check_iova(dst, *dst_iova, length) :
+		     iopt_alloc_iova(dst, dst_iova, length);
+	if (rc)
+		return rc;
+
+	/* One destination area per source piece, sharing its pages. */
+	base = *dst_iova;
+	cur = src_iova;
+	while (done < n) {
+		uint64_t piece_last;
+
+		area = area_first(src, cur, src_last);
+		piece_last = area->last < src_last ? area->last : src_last;
+		rc = area_add(host, dst, area->pages,
+			      area->pages_offset + (cur - area->iova),
+			      base + (cur - src_iova), piece_last - cur + 1,
+			      prot);
+		if (rc)
+			goto err_undo;
+		done++;
+		cur = piece_last + 1;
+	}
+	return 0;
+
+err_undo:
+	while (done--) {
+		struct iopt_area *a = area_first(dst, base, base + length - 1);
+
+		area_destroy(host, dst, a);
+	}
+	return rc;
+}
+
+/*
+ * Split @area at @at (the first IOVA of the second half): only in the VFIO
+ * type1 v1 compat mode, whose small pages make it possible.
+ */
+static int area_split(struct iommufd_host *host, struct io_pagetable *iopt,
+		      struct iopt_area *area, uint64_t at)
+{
+	struct iopt_area *tail = xzalloc(sizeof(*tail));
+	int rc;
+
+	(void)host;
+	if (!tail)
+		return -ENOMEM;
+	*tail = *area;
+	tail->iova = at;
+	tail->pages_offset += at - area->iova;
+	area->last = at - 1;
+	rc = area_insert(iopt, tail);
+	if (rc) {
+		area->last = tail->last;
+		xfree(tail);
+		return rc;
+	}
+	area->pages->refs++;
+	/* One pin per pages object, however many areas share it. */
+	if (iopt->ndomains)
+		area->pages->pin_users++;
+	return 0;
+}
+
+int iopt_unmap_iova(struct iommufd_host *host, struct io_pagetable *iopt,
+		    uint64_t iova, uint64_t length, uint64_t *unmapped)
+{
+	struct iopt_area *area;
+	uint64_t last = iova + length - 1;
+	int rc;
+
+	*unmapped = 0;
+	while ((area = area_first(iopt, iova, last))) {
+		if (area->iova < iova || area->last > last) {
+			if (!iopt->allow_split)
+				return -ENOENT;
+			if (area->iova < iova) {
+				rc = area_split(host, iopt, area, iova);
+				if (rc)
+					return rc;
+				continue;
+			}
+			rc = area_split(host, iopt, area, last + 1);
+			if (rc)
+				return rc;
+		}
+		*unmapped += area->last - area->iova + 1;
+		area_destroy(host, iopt, area);
+	}
+	return 0;
+}
+
+int iopt_unmap_all(struct iommufd_host *host, struct io_pagetable *iopt,
+		   uint64_t *unmapped)
+{
+	*unmapped = 0;
+	while (iopt->nareas) {
+		struct iopt_area *area = iopt->areas[0];
+
+		*unmapped += area->last - area->iova + 1;
+		area_destroy(host, iopt, area);
+	}
+	return 0;
+}
+
+int iopt_reserve_iova(struct io_pagetable *iopt, uint64_t start, uint64_t last,
+		      const void *owner)
+{
+	struct iopt_reserved *r;
+
+	if (area_first(iopt, start, last))
+		return -EADDRINUSE;
+	for (unsigned int i = 0; i < iopt->nallowed; i++)
+		if (iopt->allowed[i].start <= last &&
+		    iopt->allowed[i].last >= start)
+			return -EADDRINUSE;
+	r = xrealloc(iopt->resv, (iopt->nresv + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	iopt->resv = r;
+	r[iopt->nresv++] = (struct iopt_reserved){ start, last, owner };
+	return 0;
+}
+
+void iopt_remove_reserved_iova(struct io_pagetable *iopt, const void *owner)
+{
+	unsigned int j = 0;
+
+	for (unsigned int i = 0; i < iopt->nresv; i++)
+		if (iopt->resv[i].owner != owner)
+			iopt->resv[j++] = iopt->resv[i];
+	iopt->nresv = j;
+}
+
+int iopt_set_allow_iova(struct io_pagetable *iopt,
+			const struct iommu_iova_range *ranges, unsigned int n)
+{
+	struct iommu_iova_range *copy = NULL;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (ranges[i].start >= ranges[i].last)
+			return -EINVAL;
+		for (unsigned int j = 0; j < i; j++)
+			if (ranges[j].start <= ranges[i].last &&
+			    ranges[j].last >= ranges[i].start)
+				return -EINVAL;
+		if (reserved_overlaps(iopt, ranges[i].start, ranges[i].last))
+			return -EADDRINUSE;
+	}
+	if (n) {
+		copy = xmalloc(n * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, ranges, n * sizeof(*copy));
+	}
+	xfree(iopt->allowed);
+	iopt->allowed = copy;
+	iopt->nallowed = n;
+	return 0;
+}
+
+/*
+ * The holes between reserved ranges: what IOAS_IOVA_RANGES and the VFIO
+ * IOVA_RANGE capability report. Fills up to @max, returns how many there are.
+ */
+unsigned int iopt_iova_ranges(struct io_pagetable *iopt,
+			      struct iommu_iova_range *out, unsigned int max)
+{
+	uint64_t cur = 0;
+	unsigned int n = 0;
+
+	/* Sort by start (insertion sort: a handful of ranges). */
+	for (unsigned int i = 1; i < iopt->nresv; i++) {
+		struct iopt_reserved r = iopt->resv[i];
+		unsigned int j = i;
+
+		for (; j && iopt->resv[j - 1].start > r.start; j--)
+			iopt->resv[j] = iopt->resv[j - 1];
+		iopt->resv[j] = r;
+	}
+	for (unsigned int i = 0; i < iopt->nresv; i++) {
+		const struct iopt_reserved *r = &iopt->resv[i];
+
+		if (r->start > cur) {
+			if (n < max)
+				out[n] = (struct iommu_iova_range){ cur,
+								    r->start - 1 };
+			n++;
+		}
+		if (r->last >= cur) {
+			if (r->last == UINT64_MAX)
+				return n;
+			cur = r->last + 1;
+		}
+	}
+	if (n < max)
+		out[n] = (struct iommu_iova_range){ cur, UINT64_MAX };
+	return n + 1;
+}
+
+static uint64_t domain_min_pgsize(const struct iommu_domain *domain)
+{
+	return 1ULL << ffs64(domain->pgsizes);
+}
+
+static int iopt_check_alignment(struct io_pagetable *iopt, uint64_t align)
+{
+	for (unsigned int i = 0; i < iopt->nareas; i++) {
+		const struct iopt_area *a = iopt->areas[i];
+
+		if ((a->iova & (align - 1)) || ((a->last + 1) & (align - 1)))
+			return -EADDRINUSE;
+	}
+	return 0;
+}
+
+static uint64_t iopt_calc_alignment(struct io_pagetable *iopt,
+				    struct iommu_domain *extra)
+{
+	uint64_t align = iopt->disable_large_pages ? IOPT_PAGE_SIZE : 1;
+
+	for (unsigned int i = 0; i < iopt->ndomains; i++)
+		if (domain_min_pgsize(iopt->domains[i]) > align)
+			align = domain_min_pgsize(iopt->domains[i]);
+	if (extra && domain_min_pgsize(extra) > align)
+		align = domain_min_pgsize(extra);
+	return align;
+}
+
+int iopt_table_add_domain(struct iommufd_host *host, struct io_pagetable *iopt,
+			  struct iommu_domain *domain)
+{
+	struct iommu_domain **doms;
+	uint64_t align = iopt_calc_alignment(iopt, domain);
+	unsigned int i;
+	int rc;
+
+	rc = iopt_check_alignment(iopt, align);
+	if (rc)
+		return rc;
+	/* IOVA outside the aperture is reserved for the domain's life. */
+	if (domain->aperture_start) {
+		rc = iopt_reserve_iova(iopt, 0, domain->aperture_start - 1,
+				       domain);
+		if (rc)
+			goto err_resv;
+	}
+	if (domain->aperture_last != UINT64_MAX) {
+		rc = iopt_reserve_iova(iopt, domain->aperture_last + 1,
+				       UINT64_MAX, domain);
+		if (rc)
+			goto err_resv;
+	}
+	doms = xrealloc(iopt->domains, (iopt->ndomains + 1) * sizeof(*doms));
+	if (!doms) {
+		rc = -ENOMEM;
+		goto err_resv;
+	}
+	iopt->domains = doms;
+
+	for (i = 0; i < iopt->nareas; i++) {
+		struct iopt_area *area = iopt->areas[i];
+
+		if (!iopt->ndomains) {
+			rc = iopt_pages_pin(host, area->pages);
+			if (rc)
+				goto err_unmap;
+		}
+		rc = area_map_domain(iopt, area, domain);
+		if (rc) {
+			if (!iopt->ndomains)
+				iopt_pages_unpin(host, area->pages);
+			goto err_unmap;
+		}
+	}
+	iopt->domains[iopt->ndomains++] = domain;
+	iopt->iova_alignment = align;
+	return 0;
+
+err_unmap:
+	while (i--) {
+		area_unmap_domain(iopt->areas[i], domain);
+		if (!iopt->ndomains)
+			iopt_pages_unpin(host, iopt->areas[i]->pages);
+	}
+err_resv:
+	iopt_remove_reserved_iova(iopt, domain);
+	return rc;
+}
+
+void iopt_table_remove_domain(struct iommufd_host *host,
+			      struct io_pagetable *iopt,
+			      struct iommu_domain *domain)
+{
+	unsigned int i, j = 0;
+
+	for (i = 0; i < iopt->ndomains; i++)
+		if (iopt->domains[i] != domain)
+			iopt->domains[j++] = iopt->domains[i];
+	if (j == iopt->ndomains)
+		return;
+	iopt->ndomains = j;
+	for (i = 0; i < iopt->nareas; i++) {
+		area_unmap_domain(iopt->areas[i], domain);
+		if (!iopt->ndomains)
+			iopt_pages_unpin(host, iopt->areas[i]->pages);
+	}
+	iopt_remove_reserved_iova(iopt, domain);
+	iopt->iova_alignment = iopt_calc_alignment(iopt, NULL);
+}
+
+int iopt_disable_large_pages(struct io_pagetable *iopt)
+{
+	int rc;
+
+	if (iopt->disable_large_pages)
+		return 0;
+	/* Not once domains have pages mapped in them. */
+	if (iopt->ndomains && iopt->nareas)
+		return -EINVAL;
+	iopt->disable_large_pages = true;
+	rc = iopt_check_alignment(iopt, iopt_calc_alignment(iopt, NULL));
+	if (rc) {
+		iopt->disable_large_pages = false;
+		return rc;
+	}
+	iopt->iova_alignment = iopt_calc_alignment(iopt, NULL);
+	return 0;
+}
+
+void iopt_enable_large_pages(struct io_pagetable *iopt)
+{
+	iopt->disable_large_pages = false;
+	iopt->iova_alignment = iopt_calc_alignment(iopt, NULL);
+}
+
+/* VFIO_IOMMU_GET_INFO's iova_pgsizes: sizes every domain can use. */
+uint64_t iopt_pgsizes(struct io_pagetable *iopt)
+{
+	uint64_t sizes = UINT64_MAX;
+
+	for (unsigned int i = 0; i < iopt->ndomains; i++)
+		sizes &= iopt->domains[i]->pgsizes;
+	if (iopt->disable_large_pages)
+		sizes &= (IOPT_PAGE_SIZE << 1) - 1;
+	sizes &= ~(iopt->iova_alignment - 1);
+	return sizes ? sizes : IOPT_PAGE_SIZE;
+}
+
+int iopt_set_dirty_tracking(struct io_pagetable *iopt,
+			    struct iommu_domain *domain, bool enable)
+{
+	if (!domain->dirty_ops)
+		return -EOPNOTSUPP;
+	if (enable) {
+		/* Forget what was dirtied before tracking, on every area. */
+		for (unsigned int i = 0; i < iopt->nareas; i++) {
+			const struct iopt_area *a = iopt->areas[i];
+
+			pt_read_and_clear_dirty(domain->pt, a->iova,
+						a->last - a->iova + 1, 0, NULL);
+		}
+	}
+	return pt_set_dirty_tracking(domain->pt, enable);
+}
+
+struct dirty_walk {
+	struct io_pagetable *iopt;
+	struct iommu_domain *domain;
+	unsigned int flags;
+};
+
+/* One window: the contiguous areas across it; a hole is -EINVAL. */
+static int read_and_clear_window(struct iova_bitmap *bitmap, uint64_t iova,
+				 uint64_t length, void *opaque)
+{
+	struct dirty_walk *w = opaque;
+	uint64_t last = iova + length - 1, cur = iova;
+	struct iopt_area *area;
+
+	while ((area = area_first(w->iopt, cur, last))) {
+		uint64_t to = area->last < last ? area->last : last;
+
+		if (area->iova > cur)
+			return -EINVAL;
+		pt_read_and_clear_dirty(w->domain->pt, cur, to - cur + 1,
+					w->flags, bitmap);
+		if (to == last)
+			return 0;
+		cur = to + 1;
+	}
+	return -EINVAL;
+}
+
+int iopt_read_and_clear_dirty_data(struct io_pagetable *iopt,
+				   struct iommu_domain *domain,
+				   unsigned int flags,
+				   const struct iommu_hwpt_get_dirty_bitmap *cmd)
+{
+	struct dirty_walk w = { iopt, domain, flags };
+	struct iova_bitmap *bitmap;
+	uint64_t last;
+
+	if (__builtin_add_overflow(cmd->iova, cmd->length - 1, &last))
+		return -EOVERFLOW;
+	if ((cmd->iova & (iopt->iova_alignment - 1)) ||
+	    ((last + 1) & (iopt->iova_alignment - 1)))
+		return -EINVAL;
+	if (!cmd->page_size)
+		return -EINVAL;
+	if ((cmd->iova & (cmd->page_size - 1)) ||
+	    ((last + 1) & (cmd->page_size - 1)))
+		return -EINVAL;
+	if (!domain->dirty_ops)
+		return -EOPNOTSUPP;
+
+	bitmap = iova_bitmap_alloc(cmd->iova, cmd->length, cmd->page_size,
+				   cmd->data, &uaccess_user);
+	if (IS_ERR(bitmap))
+		return -ENOMEM;
+	/*
+	 * As in Linux, what the walk returns is not the ioctl's: a hole in
+	 * the range, or a bitmap window that faults, leaves the bitmap partly
+	 * filled and the call still succeeds.
+	 */
+	iova_bitmap_for_each(bitmap, &w, read_and_clear_window);
+	iova_bitmap_free(bitmap);
+	return 0;
+}
