@@ -30,7 +30,7 @@ WARNINGS  += -Werror
 endif
 
 CPPFLAGS  += -Iinclude -D_GNU_SOURCE
-CFLAGS    += -std=c11 -O$(O) -g -pthread -fno-strict-aliasing $(WARNINGS) -MMD -MP
+CFLAGS    += -std=c11 -O$(O) -g -pthread -fPIC -fno-strict-aliasing $(WARNINGS) -MMD -MP
 LDFLAGS   += -pthread
 LDLIBS    +=
 
@@ -48,19 +48,26 @@ endif
 # Host side and VMM side libraries, in layering order.
 LIB_DIRS   := src/lib src/pt src/iommu src/iommufd
 LIB_SRCS   := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+SHIM_SRCS  := $(wildcard src/interpose/*.c)
 CLI_SRCS   := $(wildcard src/cli/*.c) $(wildcard bench/*.c)
 TEST_SRCS  := $(wildcard tests/*/*.c)
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+SHIM_OBJS  := $(SHIM_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS   := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS  := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 
 LIBIODIRTY := $(BUILD)/libiodirty.a
+PRELOAD    := $(BUILD)/libiodirty-preload.so
 IODIRTY    := $(BUILD)/iodirty
 TESTBIN    := $(BUILD)/iodirty-test
+# The ABI tests alone, with no emulation linked in: run under `iodirty exec`.
+ABI_SRCS   := $(wildcard tests/abi/*.c) tests/harness/test.c
+ABI_OBJS   := $(ABI_SRCS:%.c=$(BUILD)/%.o)
+ABITESTBIN := $(BUILD)/iodirty-abitest
 
 .PHONY: all check fuzz clean format format-check
-all: $(IODIRTY)
+all: $(IODIRTY) $(PRELOAD)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -71,17 +78,29 @@ $(LIBIODIRTY): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(IODIRTY): $(CLI_OBJS) $(LIBIODIRTY)
+# The shim is linked into the binaries, so their own opens of the device
+# nodes reach the emulated host, and built as a preload library for others.
+$(IODIRTY): $(CLI_OBJS) $(SHIM_OBJS) $(LIBIODIRTY)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) $(CLI_OBJS) $(LIBIODIRTY) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(CLI_OBJS) $(SHIM_OBJS) $(LIBIODIRTY) $(LDLIBS) -o $@
 
-$(TESTBIN): $(TEST_OBJS) $(LIBIODIRTY)
+$(PRELOAD): $(SHIM_OBJS) $(LIBIODIRTY)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) $(TEST_OBJS) $(LIBIODIRTY) $(LDLIBS) -o $@
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--whole-archive $(SHIM_OBJS) $(LIBIODIRTY) -Wl,--no-whole-archive $(LDLIBS) -o $@
+
+$(TESTBIN): $(TEST_OBJS) $(SHIM_OBJS) $(LIBIODIRTY)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $(TEST_OBJS) $(SHIM_OBJS) $(LIBIODIRTY) $(LDLIBS) -o $@
+
+$(ABITESTBIN): $(ABI_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $(ABI_OBJS) -o $@
 
 # The test binary runs every test in its own child; TESTS=glob narrows it.
-check: $(TESTBIN) $(IODIRTY)
-	$(Q)IODIRTY=$(IODIRTY) $(TESTBIN) $(if $(TESTS),--filter '$(TESTS)')
+# Every test in-process (emulation linked in), then the ABI tests again as
+# an unmodified program under `iodirty exec`; one summary line at the end.
+check: $(TESTBIN) $(ABITESTBIN) $(IODIRTY) $(PRELOAD)
+	$(Q)scripts/check.sh $(BUILD) $(if $(TESTS),'$(TESTS)')
 
 # Fuzz targets: fuzz/<name>.c, each built with libFuzzer + ASan/UBSan and run
 # for FUZZ_SECONDS over its seed corpus fuzz/corpus/<name>/.
@@ -106,9 +125,9 @@ else
 endif
 
 format:
-	$(Q)clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(TEST_SRCS) $(wildcard include/iodirty/*.h src/*/*.h src/*/*/*.h tests/*/*.h)
+	$(Q)clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(TEST_SRCS) $(SHIM_SRCS) $(wildcard include/iodirty/*.h src/*/*.h src/*/*/*.h tests/*/*.h)
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(ABI_OBJS:.o=.d)

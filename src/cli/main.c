@@ -15,6 +15,13 @@ const struct cmd cmds[] = {
 	  "description. --man prints the man page (roff)." },
 	{ "version", cmd_version, "print the version", "",
 	  "Print the version of iodirty." },
+	{ "exec", cmd_exec, "run a program against the emulated host",
+	  "[-v] [--iommu amd|intel|arm] [--devices LIST] [--force] -- PROG [ARGS...]",
+	  "Run PROG with libiodirty-preload.so, so that its open, ioctl, mmap, "
+	  "pread and pwrite of /dev/iommu (and the VFIO nodes) reach the "
+	  "emulated host, and everything else the real kernel. A node is "
+	  "emulated only where the real one is absent, unless --force. -v says "
+	  "which host each node uses." },
 	{ "bench", cmd_bench, "run a benchmark", "NAME [--json] [options]",
 	  "Run benchmark NAME and print its figures; where a physical limit "
 	  "applies, the limit measured in the same run and the ratio to it. "

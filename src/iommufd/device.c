@@ -36,7 +36,6 @@ struct iommufd_device *iommufd_device_bind_locked(struct iommufd_ctx *ictx,
 	/* Held by the binder: IOMMU_DESTROY on a bound device is EBUSY. */
 	idev->obj.users = 1;
 	dev->bound = idev;
-	ictx->refs++;
 	iommufd_object_finalize(ictx, &idev->obj);
 	return idev;
 }
@@ -188,8 +187,10 @@ struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 
 	pthread_mutex_lock(&ictx->lock);
 	idev = iommufd_device_bind_locked(ictx, dev);
-	if (!IS_ERR(idev))
+	if (!IS_ERR(idev)) {
 		*id = idev->obj.id;
+		ictx->refs++;	/* a bound driver keeps the context */
+	}
 	pthread_mutex_unlock(&ictx->lock);
 	return idev;
 }

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vfio_compat.c - the VFIO type1 container ioctls answered on an iommufd
+ * (numbers below 0x80), and IOMMU_VFIO_IOAS, which picks the IOAS they act
+ * on. Linux drivers/iommu/iommufd/vfio_compat.c, per
+ * shared/spec/kernel-abi.md §2.5 and §6.5.
+ *
+ * Not implemented there, so not here: VFIO_IOMMU_DIRTY_PAGES (ENOTTY) and
+ * VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP (EINVAL): the compat layer has no
+ * dirty tracking; the type1 container (src/vfio) does.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <iodirty/alloc.h>
+#include <iodirty/uaccess.h>
+#include <iodirty/uapi/vfio.h>
+
+#include "iommufd_private.h"
+
+int iommufd_vfio_ioas(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_vfio_ioas *cmd = ucmd->cmd;
+	struct iommufd_ctx *ictx = ucmd->ictx;
+	struct iommufd_ioas *ioas;
+
+	if (cmd->__reserved)
+		return -EOPNOTSUPP;
+	switch (cmd->op) {
+	case IOMMU_VFIO_IOAS_GET:
+		if (!ictx->vfio_ioas)
+			return -ENODEV;
+		cmd->ioas_id = ictx->vfio_ioas->obj.id;
+		return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	case IOMMU_VFIO_IOAS_SET:
+		ioas = iommufd_get_ioas(ictx, cmd->ioas_id);
+		if (!ioas)
+			return -ENOENT;
+		ictx->vfio_ioas = ioas;
+		return 0;
+	case IOMMU_VFIO_IOAS_CLEAR:
+		ictx->vfio_ioas = NULL;
+		return 0;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+static int compat_check_extension(unsigned long type)
+{
+	switch (type) {
+	case VFIO_TYPE1_IOMMU:
+	case VFIO_TYPE1v2_IOMMU:
+	case VFIO_UNMAP_ALL:
+		return 1;
+	case VFIO_DMA_CC_IOMMU:
+		return 1;	/* every emulated IOMMU is coherent */
+	default:
+		return 0;
+	}
+}
+
+static int compat_set_iommu(struct iommufd_ctx *ictx, unsigned long type)
+{
+	struct iommufd_ioas *ioas = ictx->vfio_ioas;
+
+	if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU)
+		return -EINVAL;
+	if (!ioas)
+		return -ENODEV;
+	if (type == VFIO_TYPE1_IOMMU) {
+		/* v1 allows cutting mappings: only with small pages. */
+		int rc = iopt_disable_large_pages(&ioas->iopt);
+
+		if (rc)
+			return rc;
+		ioas->iopt.allow_split = true;
+	}
+	return 0;
+}
+
+static int compat_map_dma(struct iommufd_ctx *ictx, uint64_t arg)
+{
+	struct vfio_iommu_type1_dma_map map;
+	unsigned int prot = PT_PROT_CACHE;
+	uint64_t iova;
+
+	if (copy_from_user(&map, arg, sizeof(map)))
+		return -EFAULT;
+	if (map.argsz < sizeof(map) ||
+	    (map.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)))
+		return -EINVAL;
+	if (!ictx->vfio_ioas)
+		return -ENODEV;
+	if (map.flags & VFIO_DMA_MAP_FLAG_READ)
+		prot |= PT_PROT_READ;
+	if (map.flags & VFIO_DMA_MAP_FLAG_WRITE)
+		prot |= PT_PROT_WRITE;
+	if (!(prot & (PT_PROT_READ | PT_PROT_WRITE)))
+		return -EINVAL;
+	iova = map.iova;
+	return iopt_map_user_pages(ictx->host, &ictx->vfio_ioas->iopt, &iova,
+				   map.vaddr, map.size, prot, true);
+}
+
+static int compat_unmap_dma(struct iommufd_ctx *ictx, uint64_t arg)
+{
+	size_t minsz = offsetofend(struct vfio_iommu_type1_dma_unmap, size);
+	struct vfio_iommu_type1_dma_unmap unmap;
+	uint64_t unmapped = 0;
+	int rc;
+
+	if (copy_from_user(&unmap, arg, minsz))
+		return -EFAULT;
+	if (unmap.argsz < minsz || (unmap.flags & ~VFIO_DMA_UNMAP_FLAG_ALL))
+		return -EINVAL;
+	if (!ictx->vfio_ioas)
+		return -ENODEV;
+	if (unmap.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
+		if (unmap.iova || unmap.size)
+			return -EINVAL;
+		rc = iopt_unmap_all(ictx->host, &ictx->vfio_ioas->iopt,
+				    &unmapped);
+	} else {
+		if (!unmap.size ||
+		    unmap.iova + unmap.size - 1 < unmap.iova)
+			return -EINVAL;
+		rc = iopt_unmap_iova(ictx->host, &ictx->vfio_ioas->iopt,
+				     unmap.iova, unmap.size, &unmapped);
+		if (!rc && !unmapped)
+			rc = -ENOENT;
+	}
+	if (rc)
+		return rc;
+	unmap.size = unmapped;
+	return copy_to_user(arg, &unmap, minsz) ? -EFAULT : 0;
+}
+
+/*
+ * A capability written at @at if it fits in what is left of the caller's
+ * argsz; its size is returned either way, so argsz can be reported.
+ */
+struct cap_writer {
+	uint64_t arg;
+	uint32_t argsz;
+	uint32_t total;		/* bytes used so far, info struct included */
+	uint32_t last_cap;	/* offset of the previous cap, 0 if none */
+};
+
+static int cap_put(struct cap_writer *w, const void *cap, uint32_t len)
+{
+	uint32_t aligned = (len + 7) & ~7u;
+
+	if (w->argsz >= w->total + len) {
+		if (copy_to_user(w->arg + w->total, cap, len))
+			return -EFAULT;
+		/* Chain the previous cap to this one. */
+		if (w->last_cap &&
+		    copy_to_user(w->arg + w->last_cap +
+					 offsetof(struct vfio_info_cap_header,
+						  next),
+				 &w->total, sizeof(w->total)))
+			return -EFAULT;
+	}
+	w->last_cap = w->total;
+	w->total += aligned;
+	return 0;
+}
+
+static int compat_get_info(struct iommufd_ctx *ictx, uint64_t arg)
+{
+	size_t minsz = offsetofend(struct vfio_iommu_type1_info, iova_pgsizes);
+	struct vfio_iommu_type1_info_dma_avail avail = {
+		.header = { .id = VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, .version = 1 },
+		.avail = UINT32_MAX,
+	};
+	struct vfio_iommu_type1_info_cap_iova_range *iovas;
+	struct vfio_iommu_type1_info info = { 0 };
+	struct iommu_iova_range *ranges;
+	struct io_pagetable *iopt;
+	struct cap_writer w;
+	unsigned int n;
+	uint32_t len;
+	int rc;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	minsz = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
+	if (!ictx->vfio_ioas)
+		return -ENODEV;
+	iopt = &ictx->vfio_ioas->iopt;
+
+	n = iopt_iova_ranges(iopt, NULL, 0);
+	len = sizeof(*iovas) + n * sizeof(iovas->iova_ranges[0]);
+	iovas = xzalloc(len);
+	ranges = xcalloc(n, sizeof(*ranges));
+	if (!iovas || !ranges) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	iopt_iova_ranges(iopt, ranges, n);
+	iovas->header.id = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE;
+	iovas->header.version = 1;
+	iovas->nr_iovas = n;
+	for (unsigned int i = 0; i < n; i++) {
+		iovas->iova_ranges[i].start = ranges[i].start;
+		iovas->iova_ranges[i].end = ranges[i].last;
+	}
+
+	w = (struct cap_writer){ .arg = arg, .argsz = info.argsz,
+				 .total = sizeof(info) };
+	rc = cap_put(&w, &avail, sizeof(avail));
+	if (!rc)
+		rc = cap_put(&w, iovas, len);
+	if (rc)
+		goto out_free;
+
+	info.flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
+	info.iova_pgsizes = iopt_pgsizes(iopt);
+	/* Caps are only pointed to when all of them fitted. */
+	info.cap_offset = info.argsz >= w.total ? sizeof(info) : 0;
+	info.argsz = w.total;
+	rc = copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+out_free:
+	xfree(ranges);
+	xfree(iovas);
+	return rc;
+}
+
+long iommufd_vfio_ioctl(struct iommufd_ctx *ictx, unsigned int cmd,
+			uint64_t arg)
+{
+	switch (cmd) {
+	case VFIO_GET_API_VERSION:
+		return VFIO_API_VERSION;
+	case VFIO_CHECK_EXTENSION:
+		return compat_check_extension(arg);
+	case VFIO_SET_IOMMU:
+		return compat_set_iommu(ictx, arg);
+	case VFIO_IOMMU_MAP_DMA:
+		return compat_map_dma(ictx, arg);
+	case VFIO_IOMMU_UNMAP_DMA:
+		return compat_unmap_dma(ictx, arg);
+	case VFIO_IOMMU_GET_INFO:
+		return compat_get_info(ictx, arg);
+	default:
+		return -ENOTTY;
+	}
+}
