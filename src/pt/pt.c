@@ -204,10 +204,8 @@ int pt_map_pgsizes(struct pt_domain *dom, uint64_t iova, uint64_t pa,
 		rc = -EEXIST;
 		goto out_unlock;
 	}
+	/* On failure the walker has undone the map, tables included. */
 	rc = dom->ops->map(dom, iova, last, pa, prot, pgsizes);
-	if (rc)
-		/* The range was empty: removing it all undoes just this map. */
-		dom->ops->unmap(dom, iova, last, NULL);
 out_unlock:
 	pthread_rwlock_unlock(&dom->lock);
 	return rc;

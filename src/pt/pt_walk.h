@@ -185,14 +185,54 @@ static int PT_NAME(map_level)(struct pt_domain *dom, pt_entry_t *table,
 	return 0;
 }
 
+/*
+ * Undo a failed map of [iova, last]. The range was empty before, so every
+ * leaf in it is the map's own: drop them, and free each table under the
+ * range that is left with nothing in it, as the map allocated it. Return
+ * whether @table is now empty.
+ */
+static bool PT_NAME(map_undo)(struct pt_domain *dom, pt_entry_t *table,
+			      unsigned int level, uint64_t iova, uint64_t last)
+{
+	unsigned int i, first, end, shift = PT_NAME(shift)(level);
+	uint64_t base;
+
+	PT_NAME(span)(level, iova, last, &first, &end, &base);
+	for (i = first; i <= end; i++) {
+		pt_entry_t *p = &table[i];
+		uint64_t e = PT_NAME(load)(p);
+		uint64_t s = base + ((uint64_t)i << shift);
+		uint64_t l = s + (1ULL << shift) - 1;
+
+		if (!PTF(present)(e))
+			continue;
+		if (PTF(is_table)(e, level)) {
+			if (!PT_NAME(map_undo)(dom, PTF(table_ptr)(e), level - 1,
+					       s > iova ? s : iova,
+					       l < last ? l : last))
+				continue;
+			PT_NAME(free_subtree)(dom, PTF(table_ptr)(e), level - 1);
+		}
+		PT_NAME(store)(p, 0);
+	}
+	for (i = 0; i < PT_ITEMS; i++)
+		if (PTF(present)(PT_NAME(load)(&table[i])))
+			return false;
+	return true;
+}
+
 static int PT_NAME(map)(struct pt_domain *dom, uint64_t iova, uint64_t last,
 			uint64_t pa, unsigned int prot, uint64_t pgsizes)
 {
 	struct PT_NAME(map_state) st = { .iova0 = iova, .pa0 = pa,
 					 .pgsizes = pgsizes, .prot = prot };
+	int rc;
 
-	return PT_NAME(map_level)(dom, dom->root, dom->levels - 1, iova, last,
-				  &st);
+	rc = PT_NAME(map_level)(dom, dom->root, dom->levels - 1, iova, last,
+				&st);
+	if (rc)
+		PT_NAME(map_undo)(dom, dom->root, dom->levels - 1, iova, last);
+	return rc;
 }
 
 struct PT_NAME(unmap_state) {
