@@ -81,7 +81,7 @@ struct pt_domain *pt_domain_alloc(const struct pt_config *cfg)
 	const struct pt_fmt_ops *ops = fmt_ops(cfg->format);
 	pthread_rwlockattr_t attr;
 	struct pt_domain *dom;
-	unsigned int va_lg2;
+	unsigned int va_lg2, levels;
 	uint64_t pgsizes;
 
 	if (!ops)
@@ -89,8 +89,11 @@ struct pt_domain *pt_domain_alloc(const struct pt_config *cfg)
 	va_lg2 = cfg->va_lg2 ? cfg->va_lg2 : ops->default_va_lg2;
 	if (va_lg2 <= ops->granule_lg2 + PT_ITEMS_LG2 || va_lg2 > ops->max_va_lg2)
 		return ERR_PTR(-EINVAL);
+	levels = DIV_ROUND_UP(va_lg2 - ops->granule_lg2, PT_ITEMS_LG2);
 	pgsizes = cfg->pgsize_bitmap ? cfg->pgsize_bitmap & ops->pgsizes :
 				       ops->pgsizes;
+	/* A leaf size is usable only if the table has a level of that size. */
+	pgsizes &= GENMASK_ULL(ops->granule_lg2 + (levels - 1) * PT_ITEMS_LG2, 0);
 	if (!pgsizes || (cfg->pgsize_bitmap & ~ops->pgsizes))
 		return ERR_PTR(-EINVAL);
 
@@ -101,7 +104,7 @@ struct pt_domain *pt_domain_alloc(const struct pt_config *cfg)
 	dom->format = cfg->format;
 	dom->granule_lg2 = ops->granule_lg2;
 	dom->va_lg2 = va_lg2;
-	dom->levels = DIV_ROUND_UP(va_lg2 - ops->granule_lg2, PT_ITEMS_LG2);
+	dom->levels = levels;
 	dom->pgsizes = pgsizes;
 	dom->dirty_capable = cfg->dirty_tracking;
 	dom->log = cfg->log;
