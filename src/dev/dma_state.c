@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+/*
+ * dma_state.c - a DMA device's migratable state: its registers, the
+ * engine's position and random state, and STATE_SIZE bytes of internal
+ * state (to model devices whose state is large), as one versioned,
+ * checksummed byte stream (what VFIO migration carries in its data fd).
+ *
+ *   u64 magic "IODYSTA1" | u32 version | u32 caps | u32 index |
+ *   u32 reg_bytes | u64 rng | u64 state_size | regs | state | u64 fnv1a
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <iodirty/alloc.h>
+
+#include "dev_private.h"
+
+#define DMA_STATE_MAGIC	  0x31415453594f4449ULL /* "IODYSTA1" */
+#define DMA_STATE_VERSION 1u
+
+struct dma_state_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t caps;
+	uint32_t index;
+	uint32_t reg_bytes;
+	uint64_t rng;
+	uint64_t state_size;
+};
+
+static uint64_t fnv1a(uint64_t h, const void *p, uint64_t n)
+{
+	const uint8_t *b = p;
+
+	for (uint64_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+#define FNV_SEED 0xcbf29ce484222325ULL
+
+int dma_state_resize(struct dma_dev *d, uint64_t size)
+{
+	uint8_t *s;
+
+	if (size > DMA_STATE_MAX)
+		return -EINVAL;
+	if (size == d->state_size)
+		return 0;
+	if (!size) {
+		xfree(d->state);
+		d->state = NULL;
+		d->state_size = 0;
+		return 0;
+	}
+	s = xrealloc(d->state, size);
+	if (!s)
+		return -ENOMEM;
+	/* New bytes get a pattern of their own, not zeros. */
+	for (uint64_t i = d->state_size; i < size; i++)
+		s[i] = (uint8_t)((i * 2654435761u) >> 13) ^ (uint8_t)d->index;
+	d->state = s;
+	d->state_size = size;
+	return 0;
+}
+
+void dma_state_touch(struct dma_dev *d, uint64_t seq)
+{
+	if (d->state_size)
+		d->state[(seq * 4099) % d->state_size] ^= (uint8_t)(seq | 1);
+}
+
+uint64_t dma_dev_state_size(struct dma_dev *d)
+{
+	return sizeof(struct dma_state_hdr) + DMA_REG_END + d->state_size + 8;
+}
+
+int64_t dma_dev_save(struct dma_dev *d, void *buf, uint64_t len)
+{
+	struct dma_state_hdr hdr = {
+		.magic = DMA_STATE_MAGIC,
+		.version = DMA_STATE_VERSION,
+		.caps = d->caps,
+		.index = d->index,
+		.reg_bytes = DMA_REG_END,
+	};
+	uint8_t *p = buf;
+	uint64_t need, h;
+
+	pthread_mutex_lock(&d->lock);
+	need = dma_dev_state_size(d);
+	if (len < need) {
+		pthread_mutex_unlock(&d->lock);
+		return -ENOSPC;
+	}
+	hdr.rng = d->rng;
+	hdr.state_size = d->state_size;
+	memcpy(p, &hdr, sizeof(hdr));
+	p += sizeof(hdr);
+	memcpy(p, d->bar, DMA_REG_END);
+	p += DMA_REG_END;
+	if (d->state_size)
+		memcpy(p, d->state, d->state_size);
+	p += d->state_size;
+	h = fnv1a(FNV_SEED, buf, need - 8);
+	memcpy(p, &h, 8);
+	pthread_mutex_unlock(&d->lock);
+	return (int64_t)need;
+}
+
+int dma_dev_load(struct dma_dev *d, const void *buf, uint64_t len)
+{
+	const uint8_t *p = buf;
+	struct dma_state_hdr hdr;
+	uint64_t need, h;
+	int rc;
+
+	if (len < sizeof(hdr) + 8)
+		return -EINVAL;
+	memcpy(&hdr, p, sizeof(hdr));
+	if (hdr.magic != DMA_STATE_MAGIC || hdr.version != DMA_STATE_VERSION ||
+	    hdr.reg_bytes != DMA_REG_END || hdr.state_size > DMA_STATE_MAX)
+		return -EINVAL;
+	/* A state from another kind of device, or another slot, is refused. */
+	if (hdr.caps != d->caps || hdr.index != d->index)
+		return -EINVAL;
+	need = sizeof(hdr) + DMA_REG_END + hdr.state_size + 8;
+	if (len != need)
+		return -EINVAL;
+	memcpy(&h, p + need - 8, 8);
+	if (h != fnv1a(FNV_SEED, buf, need - 8))
+		return -EINVAL;
+
+	pthread_mutex_lock(&d->lock);
+	while (d->in_flight)
+		pthread_cond_wait(&d->idle, &d->lock);
+	rc = dma_state_resize(d, hdr.state_size);
+	if (rc)
+		goto out_unlock;
+	memcpy(d->bar, p + sizeof(hdr), DMA_REG_END);
+	if (hdr.state_size)
+		memcpy(d->state, p + sizeof(hdr) + DMA_REG_END,
+		       hdr.state_size);
+	d->rng = hdr.rng;
+	d->running = dma_reg_get32(d, DMA_REG_CTRL) & DMA_CTRL_RUN;
+	dma_reg_set32(d, DMA_REG_STATUS,
+		      dma_reg_get32(d, DMA_REG_STATUS) & ~DMA_STATUS_RUNNING);
+	if (d->running && !d->quiesced)
+		pthread_cond_broadcast(&d->wake);
+out_unlock:
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
