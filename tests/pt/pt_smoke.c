@@ -3,26 +3,10 @@
  * pt_smoke.c - one DMA write through each format lands in memory, marks the
  * leaf dirty, and is harvested once.
  */
-#include <stdlib.h>
+#include "pt_common.h"
 
-#include <iodirty/err.h>
-#include <iodirty/pt.h>
-
-#include "../harness/test.h"
-
-struct fmt_variant {
-	const char *name;
-	enum pt_format format;
-};
-
-static const struct fmt_variant all_formats[] = {
-	{ "amdv1", PT_FMT_AMDV1 },
-	{ "vtdss", PT_FMT_VTDSS },
-	{ "arm-s1", PT_FMT_ARM_S1 },
-	{ "mock", PT_FMT_MOCK },
-};
-
-TEST_VARIANTS(pt_smoke, dma_write_marks_dirty, struct fmt_variant, all_formats)
+TEST_VARIANTS(pt_smoke, dma_write_marks_dirty, struct fmt_variant,
+	      pt_all_formats)
 {
 	struct pt_config cfg = { .format = v->format, .dirty_tracking = true };
 	uint64_t bm = 0, pa, size = 4 << 20, granule = pt_format_granule(v->format);
