@@ -37,13 +37,20 @@ static const struct fmt_variant pt_all_formats[] = {
 	{ "mock", PT_FMT_MOCK },
 };
 
+/* IODIRTY_TEST_SCALE: a factor on how much work randomised suites do. */
+static inline double pt_test_env_scale(void)
+{
+	const char *env = getenv("IODIRTY_TEST_SCALE");
+
+	return env && strtod(env, NULL) > 0 ? strtod(env, NULL) : 1.0;
+}
+
 /*
- * How much work randomised suites do: IODIRTY_TEST_SCALE (a factor, default
- * 1). Sanitizer builds run 5-10 times slower and start at a quarter.
+ * How many operations randomised suites do: sanitizer builds run 5-10
+ * times slower and start at a quarter, unless IODIRTY_TEST_SCALE is set.
  */
 static inline double pt_test_scale(void)
 {
-	const char *env = getenv("IODIRTY_TEST_SCALE");
 	double scale = 1.0;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -53,8 +60,8 @@ static inline double pt_test_scale(void)
 	scale = 0.25;
 #endif
 #endif
-	if (env && strtod(env, NULL) > 0)
-		scale = strtod(env, NULL);
+	if (getenv("IODIRTY_TEST_SCALE"))
+		scale = pt_test_env_scale();
 	return scale;
 }
 
