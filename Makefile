@@ -5,6 +5,7 @@
 #   make SANITIZE=address,undefined check
 #   make SANITIZE=thread check
 #   make fuzz                 run every libFuzzer target for FUZZ_SECONDS each (clang)
+#   make fuzz-smoke           the same for 10 s each (CI)
 #   make V=1                  show the commands
 #   make WERROR=0             warnings are not errors
 #
@@ -46,7 +47,7 @@ Q := @
 endif
 
 # Host side and VMM side libraries, in layering order.
-LIB_DIRS   := src/lib src/pt src/iommu src/iommufd src/dev
+LIB_DIRS   := src/lib src/pt src/iommu src/iommufd src/dev src/vfio
 LIB_SRCS   := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 SHIM_SRCS  := $(wildcard src/interpose/*.c)
 CLI_SRCS   := $(wildcard src/cli/*.c) $(wildcard bench/*.c)
@@ -66,7 +67,7 @@ ABI_SRCS   := $(wildcard tests/abi/*.c) tests/harness/test.c
 ABI_OBJS   := $(ABI_SRCS:%.c=$(BUILD)/%.o)
 ABITESTBIN := $(BUILD)/iodirty-abitest
 
-.PHONY: all check fuzz clean format format-check
+.PHONY: all check fuzz fuzz-smoke clean format format-check
 all: $(IODIRTY) $(PRELOAD)
 
 $(BUILD)/%.o: %.c
@@ -103,12 +104,17 @@ check: $(TESTBIN) $(ABITESTBIN) $(IODIRTY) $(PRELOAD)
 	$(Q)scripts/check.sh $(BUILD) $(if $(TESTS),'$(TESTS)')
 
 # Fuzz targets: fuzz/<name>.c, each built with libFuzzer + ASan/UBSan and run
-# for FUZZ_SECONDS over its seed corpus fuzz/corpus/<name>/.
+# for FUZZ_SECONDS over its seed corpus fuzz/corpus/<name>/. New inputs go to
+# build/fuzz/corpus-<name>/, crashes to build/fuzz/<name>-crash-*; a crash,
+# leak or timeout (FUZZ_TIMEOUT seconds for one input) fails the target.
+# fuzz-smoke is the short run for CI.
 FUZZ_SECONDS ?= 30
+FUZZ_TIMEOUT ?= 25
 FUZZ_SRCS    := $(wildcard fuzz/*.c)
 FUZZ_BUILD   := build/fuzz
-FUZZ_CFLAGS  := -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -pthread \
-                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -pthread $(WARNINGS) \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
 fuzz:
 ifeq ($(FUZZ_SRCS),)
 	@echo "no fuzz targets yet"
@@ -120,9 +126,16 @@ else
 		clang $(FUZZ_CFLAGS) $$f $(LIB_SRCS) -o $(FUZZ_BUILD)/$$n; \
 		mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
 		$(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			$(FUZZ_BUILD)/corpus-$$n fuzz/corpus/$$n 2>&1 | tail -n 12; \
+			-timeout=$(FUZZ_TIMEOUT) -artifact_prefix=$(FUZZ_BUILD)/$$n- \
+			$(FUZZ_BUILD)/corpus-$$n fuzz/corpus/$$n \
+			> $(FUZZ_BUILD)/$$n.log 2>&1 || \
+			{ tail -n 60 $(FUZZ_BUILD)/$$n.log; exit 1; }; \
+		tail -n 12 $(FUZZ_BUILD)/$$n.log; \
 	done
 endif
+
+fuzz-smoke:
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 format:
 	$(Q)clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(TEST_SRCS) $(SHIM_SRCS) $(wildcard include/iodirty/*.h src/*/*.h src/*/*/*.h tests/*/*.h)

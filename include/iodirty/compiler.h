@@ -65,4 +65,18 @@ static inline bool is_aligned_u64(uint64_t x, uint64_t a)
  */
 int range_last(uint64_t start, uint64_t length, uint64_t *last);
 
+/* An inclusive range [start, last]. */
+struct range {
+	uint64_t start;
+	uint64_t last;
+};
+
+/**
+ * range_holes() - the parts of [0, UINT64_MAX] that none of @used covers,
+ * in order. @used is sorted in place. Up to @max holes go to @out.
+ * Return: how many holes there are (may exceed @max).
+ */
+unsigned int range_holes(struct range *used, unsigned int n,
+			 struct range *out, unsigned int max);
+
 #endif

@@ -209,6 +209,36 @@ int dma_dev_log_read_and_clear(struct dma_dev *dev, uint64_t iova,
  * position and RNG, and STATE_SIZE bytes of internal state.
  */
 
+/*
+ * Pre-copy: while the device runs, its internal state is sent once in full
+ * and then as deltas of the 64 KiB chunks the engine changed since.
+ */
+#define DMA_STATE_CHUNK (64u * 1024)
+
+/** dma_dev_precopy_start() - track changed chunks from now; -ENOMEM. */
+int dma_dev_precopy_start(struct dma_dev *dev);
+/** dma_dev_precopy_stop() - stop tracking. */
+void dma_dev_precopy_stop(struct dma_dev *dev);
+/** dma_dev_precopy_dirty_bytes() - state bytes changed since the last save. */
+uint64_t dma_dev_precopy_dirty_bytes(struct dma_dev *dev);
+
+/** dma_dev_delta_size() - the most bytes dma_dev_save_delta() can need. */
+uint64_t dma_dev_delta_size(struct dma_dev *dev);
+
+/**
+ * dma_dev_save_delta() - registers, engine position and the changed chunks
+ * since the last save (full or delta); clears the changed set.
+ * Return: bytes written, or -ENOSPC.
+ */
+int64_t dma_dev_save_delta(struct dma_dev *dev, void *buf, uint64_t len);
+
+/**
+ * dma_dev_load_delta() - apply a delta on top of a loaded state.
+ * Return: 0, or -EINVAL for a malformed delta or one of another size of
+ * state (nothing is changed then).
+ */
+int dma_dev_load_delta(struct dma_dev *dev, const void *buf, uint64_t len);
+
 /** dma_dev_state_size() - bytes dma_dev_save() produces. */
 uint64_t dma_dev_state_size(struct dma_dev *dev);
 

@@ -50,6 +50,16 @@ struct emu_file {
  */
 int emu_fd_install(const struct emu_fops *fops, void *priv, int flags);
 
+/**
+ * emu_fd_get() - the emulated file behind @fd if it is one with @fops (the
+ * kernel's fdget() plus a type check), with a reference; NULL otherwise.
+ * @fops NULL accepts any emulated file.
+ */
+struct emu_file *emu_fd_get(int fd, const struct emu_fops *fops);
+
+/** emu_file_put() - drop a reference taken by emu_fd_get(). */
+void emu_file_put(struct emu_file *f);
+
 /** interpose_describe() - one line per node: path and which host answers. */
 void interpose_describe(FILE *out);
 

@@ -78,6 +78,33 @@ int iommufd_device_replace(struct iommufd_device *idev, uint32_t *pt_id);
 /** iommufd_device_detach() - detach; DMA is blocked afterwards. */
 void iommufd_device_detach(struct iommufd_device *idev);
 
+/*
+ * Access objects: how a driver whose device has no IOMMU of its own (a
+ * mediated device) reaches an IOAS, after Linux's iommufd_access_*: the
+ * driver reads and writes IOVA through the IOAS's translation. The access's
+ * id is what VFIO reports as the device id of such a device.
+ */
+struct iommufd_access;
+
+/** iommufd_access_create() - ERR_PTR(-ENOMEM); the id in *@id. */
+struct iommufd_access *iommufd_access_create(struct iommufd_ctx *ictx,
+					     uint32_t *id);
+/** iommufd_access_destroy() - detach and destroy; drops the ctx ref. */
+void iommufd_access_destroy(struct iommufd_access *access);
+/** iommufd_access_attach() - to an IOAS: 0, -ENOENT, -EINVAL if attached. */
+int iommufd_access_attach(struct iommufd_access *access, uint32_t ioas_id);
+/** iommufd_access_replace() - move to another IOAS. */
+int iommufd_access_replace(struct iommufd_access *access, uint32_t ioas_id);
+void iommufd_access_detach(struct iommufd_access *access);
+/**
+ * iommufd_access_rw() - copy @len bytes to or from IOVA through the IOAS.
+ * Return: 0; -EFAULT when a byte is not mapped (or not writable for a
+ * write), with @fault filled in if not NULL; -ENOENT when not attached.
+ */
+int iommufd_access_rw(struct iommufd_access *access, uint64_t iova,
+		      void *buf, size_t len, bool write,
+		      struct pt_fault *fault);
+
 /** iommufd_device_ctx() - the context the device is bound to. */
 struct iommufd_ctx *iommufd_device_ctx(struct iommufd_device *idev);
 

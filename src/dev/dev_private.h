@@ -44,6 +44,7 @@ struct dma_dev {
 
 	uint8_t *state;			/* STATE_SIZE bytes of internal state */
 	uint64_t state_size;
+	uint64_t *chunk_dirty;		/* pre-copy: changed chunks, or NULL */
 
 	pthread_mutex_t log_lock;
 	atomic_bool logging;

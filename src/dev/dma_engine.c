@@ -394,6 +394,7 @@ void dma_dev_destroy(struct dma_dev *d)
 	pthread_mutex_unlock(&d->lock);
 	pthread_join(d->thread, NULL);
 	dma_dev_log_stop(d);
+	xfree(d->chunk_dirty);
 	xfree(d->state);
 	pthread_mutex_destroy(&d->log_lock);
 	pthread_cond_destroy(&d->idle);

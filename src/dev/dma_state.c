@@ -47,6 +47,9 @@ int dma_state_resize(struct dma_dev *d, uint64_t size)
 		return -EINVAL;
 	if (size == d->state_size)
 		return 0;
+	/* A state of a new size is sent in full: forget changed chunks. */
+	xfree(d->chunk_dirty);
+	d->chunk_dirty = NULL;
 	if (!size) {
 		xfree(d->state);
 		d->state = NULL;
@@ -64,10 +67,17 @@ int dma_state_resize(struct dma_dev *d, uint64_t size)
 	return 0;
 }
 
+static void chunk_mark(struct dma_dev *d, uint64_t off);
+
 void dma_state_touch(struct dma_dev *d, uint64_t seq)
 {
-	if (d->state_size)
-		d->state[(seq * 4099) % d->state_size] ^= (uint8_t)(seq | 1);
+	uint64_t off;
+
+	if (!d->state_size)
+		return;
+	off = (seq * 4099) % d->state_size;
+	d->state[off] ^= (uint8_t)(seq | 1);
+	chunk_mark(d, off);
 }
 
 uint64_t dma_dev_state_size(struct dma_dev *d)
@@ -147,6 +157,202 @@ int dma_dev_load(struct dma_dev *d, const void *buf, uint64_t len)
 		      dma_reg_get32(d, DMA_REG_STATUS) & ~DMA_STATUS_RUNNING);
 	if (d->running && !d->quiesced)
 		pthread_cond_broadcast(&d->wake);
+out_unlock:
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+/* ---- Pre-copy: deltas of the chunks changed since the last save. ---- */
+
+#define DMA_DELTA_MAGIC 0x31544c44594f4449ULL /* "IODYDLT1" */
+
+struct dma_delta_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t caps;
+	uint32_t index;
+	uint32_t reg_bytes;
+	uint64_t rng;
+	uint64_t state_size;
+	uint64_t nchunks;
+};
+
+static uint64_t nchunks_of(uint64_t size)
+{
+	return DIV_ROUND_UP(size, DMA_STATE_CHUNK);
+}
+
+static uint64_t chunk_len(uint64_t size, uint64_t i)
+{
+	uint64_t off = i * DMA_STATE_CHUNK;
+
+	return size - off < DMA_STATE_CHUNK ? size - off : DMA_STATE_CHUNK;
+}
+
+int dma_dev_precopy_start(struct dma_dev *d)
+{
+	uint64_t words;
+	uint64_t *bits;
+
+	pthread_mutex_lock(&d->lock);
+	words = DIV_ROUND_UP(nchunks_of(d->state_size), 64);
+	bits = xcalloc(words ? words : 1, sizeof(*bits));
+	if (!bits) {
+		pthread_mutex_unlock(&d->lock);
+		return -ENOMEM;
+	}
+	xfree(d->chunk_dirty);
+	d->chunk_dirty = bits;
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+void dma_dev_precopy_stop(struct dma_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	xfree(d->chunk_dirty);
+	d->chunk_dirty = NULL;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Called with d->lock held, from dma_state_touch(). */
+static void chunk_mark(struct dma_dev *d, uint64_t off)
+{
+	uint64_t c = off / DMA_STATE_CHUNK;
+
+	if (d->chunk_dirty)
+		d->chunk_dirty[c / 64] |= 1ULL << (c % 64);
+}
+
+uint64_t dma_dev_precopy_dirty_bytes(struct dma_dev *d)
+{
+	uint64_t n = 0, nch;
+
+	pthread_mutex_lock(&d->lock);
+	nch = nchunks_of(d->state_size);
+	for (uint64_t c = 0; d->chunk_dirty && c < nch; c++)
+		if (d->chunk_dirty[c / 64] & (1ULL << (c % 64)))
+			n += chunk_len(d->state_size, c);
+	pthread_mutex_unlock(&d->lock);
+	return n;
+}
+
+uint64_t dma_dev_delta_size(struct dma_dev *d)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&d->lock);
+	n = sizeof(struct dma_delta_hdr) + DMA_REG_END +
+	    nchunks_of(d->state_size) * 8 + d->state_size + 8;
+	pthread_mutex_unlock(&d->lock);
+	return n;
+}
+
+int64_t dma_dev_save_delta(struct dma_dev *d, void *buf, uint64_t len)
+{
+	struct dma_delta_hdr hdr = {
+		.magic = DMA_DELTA_MAGIC,
+		.version = DMA_STATE_VERSION,
+		.caps = d->caps,
+		.index = d->index,
+		.reg_bytes = DMA_REG_END,
+	};
+	uint8_t *p = buf, *end = (uint8_t *)buf + len;
+	uint64_t nch, h;
+
+	pthread_mutex_lock(&d->lock);
+	nch = nchunks_of(d->state_size);
+	hdr.rng = d->rng;
+	hdr.state_size = d->state_size;
+	if (len < sizeof(hdr) + DMA_REG_END + 8)
+		goto err_nospc;
+	p += sizeof(hdr);
+	memcpy(p, d->bar, DMA_REG_END);
+	p += DMA_REG_END;
+	for (uint64_t c = 0; d->chunk_dirty && c < nch; c++) {
+		uint64_t cl = chunk_len(d->state_size, c);
+
+		if (!(d->chunk_dirty[c / 64] & (1ULL << (c % 64))))
+			continue;
+		if ((uint64_t)(end - p) < 8 + cl + 8)
+			goto err_nospc;
+		memcpy(p, &c, 8);
+		memcpy(p + 8, d->state + c * DMA_STATE_CHUNK, cl);
+		p += 8 + cl;
+		hdr.nchunks++;
+	}
+	memcpy(buf, &hdr, sizeof(hdr));
+	h = fnv1a(FNV_SEED, buf, (uint64_t)(p - (uint8_t *)buf));
+	memcpy(p, &h, 8);
+	p += 8;
+	if (d->chunk_dirty)
+		memset(d->chunk_dirty, 0, DIV_ROUND_UP(nch, 64) * 8);
+	pthread_mutex_unlock(&d->lock);
+	return p - (uint8_t *)buf;
+
+err_nospc:
+	pthread_mutex_unlock(&d->lock);
+	return -ENOSPC;
+}
+
+int dma_dev_load_delta(struct dma_dev *d, const void *buf, uint64_t len)
+{
+	const uint8_t *p = buf, *end;
+	struct dma_delta_hdr hdr;
+	uint64_t h, nch;
+	int rc = 0;
+
+	if (len < sizeof(hdr) + DMA_REG_END + 8)
+		return -EINVAL;
+	memcpy(&hdr, p, sizeof(hdr));
+	memcpy(&h, p + len - 8, 8);
+	if (hdr.magic != DMA_DELTA_MAGIC || hdr.version != DMA_STATE_VERSION ||
+	    hdr.reg_bytes != DMA_REG_END || hdr.caps != d->caps ||
+	    hdr.index != d->index || h != fnv1a(FNV_SEED, buf, len - 8))
+		return -EINVAL;
+
+	pthread_mutex_lock(&d->lock);
+	if (hdr.state_size != d->state_size) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	/* Check every chunk record before applying any. */
+	nch = nchunks_of(d->state_size);
+	end = p + len - 8;
+	p += sizeof(hdr) + DMA_REG_END;
+	for (uint64_t i = 0; i < hdr.nchunks; i++) {
+		uint64_t c;
+
+		if ((uint64_t)(end - p) < 8) {
+			rc = -EINVAL;
+			goto out_unlock;
+		}
+		memcpy(&c, p, 8);
+		if (c >= nch || (uint64_t)(end - p) < 8 + chunk_len(d->state_size, c)) {
+			rc = -EINVAL;
+			goto out_unlock;
+		}
+		p += 8 + chunk_len(d->state_size, c);
+	}
+	if (p != end) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	while (d->in_flight)
+		pthread_cond_wait(&d->idle, &d->lock);
+	p = (const uint8_t *)buf + sizeof(hdr);
+	memcpy(d->bar, p, DMA_REG_END);
+	p += DMA_REG_END;
+	for (uint64_t i = 0; i < hdr.nchunks; i++) {
+		uint64_t c;
+
+		memcpy(&c, p, 8);
+		memcpy(d->state + c * DMA_STATE_CHUNK, p + 8,
+		       chunk_len(d->state_size, c));
+		p += 8 + chunk_len(d->state_size, c);
+	}
+	d->rng = hdr.rng;
+	d->running = dma_reg_get32(d, DMA_REG_CTRL) & DMA_CTRL_RUN;
 out_unlock:
 	pthread_mutex_unlock(&d->lock);
 	return rc;

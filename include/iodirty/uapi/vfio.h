@@ -141,6 +141,195 @@ struct vfio_iommu_type1_dirty_bitmap_get {
 /* The same number as VFIO_DEVICE_FEATURE: told apart by the kind of fd. */
 #define VFIO_IOMMU_DIRTY_PAGES _IO(VFIO_TYPE, VFIO_BASE + 17)
 
+
+/* Group. */
+struct vfio_group_status {
+	__u32 argsz;
+	__u32 flags;
+#define VFIO_GROUP_FLAGS_VIABLE	       (1 << 0)
+#define VFIO_GROUP_FLAGS_CONTAINER_SET (1 << 1)
+};
+
+/* Device. */
+struct vfio_device_info {
+	__u32 argsz;
+	__u32 flags;
+#define VFIO_DEVICE_FLAGS_RESET (1 << 0)
+#define VFIO_DEVICE_FLAGS_PCI	(1 << 1)
+#define VFIO_DEVICE_FLAGS_CAPS	(1 << 7)
+	__u32 num_regions;
+	__u32 num_irqs;
+	__u32 cap_offset;
+	__u32 pad;
+};
+#define VFIO_DEVICE_GET_INFO _IO(VFIO_TYPE, VFIO_BASE + 7)
+
+struct vfio_region_info {
+	__u32 argsz;
+	__u32 flags;
+#define VFIO_REGION_INFO_FLAG_READ  (1 << 0)
+#define VFIO_REGION_INFO_FLAG_WRITE (1 << 1)
+#define VFIO_REGION_INFO_FLAG_MMAP  (1 << 2)
+#define VFIO_REGION_INFO_FLAG_CAPS  (1 << 3)
+	__u32 index;
+	__u32 cap_offset;
+	__u64 size;
+	__u64 offset;
+};
+#define VFIO_DEVICE_GET_REGION_INFO _IO(VFIO_TYPE, VFIO_BASE + 8)
+
+struct vfio_irq_info {
+	__u32 argsz;
+	__u32 flags;
+#define VFIO_IRQ_INFO_EVENTFD	 (1 << 0)
+#define VFIO_IRQ_INFO_MASKABLE	 (1 << 1)
+#define VFIO_IRQ_INFO_AUTOMASKED (1 << 2)
+#define VFIO_IRQ_INFO_NORESIZE	 (1 << 3)
+	__u32 index;
+	__u32 count;
+};
+#define VFIO_DEVICE_GET_IRQ_INFO _IO(VFIO_TYPE, VFIO_BASE + 9)
+
+struct vfio_irq_set {
+	__u32 argsz;
+	__u32 flags;
+#define VFIO_IRQ_SET_DATA_NONE	    (1 << 0)
+#define VFIO_IRQ_SET_DATA_BOOL	    (1 << 1)
+#define VFIO_IRQ_SET_DATA_EVENTFD   (1 << 2)
+#define VFIO_IRQ_SET_ACTION_MASK    (1 << 3)
+#define VFIO_IRQ_SET_ACTION_UNMASK  (1 << 4)
+#define VFIO_IRQ_SET_ACTION_TRIGGER (1 << 5)
+	__u32 index;
+	__u32 start;
+	__u32 count;
+	__u8 data[];
+};
+#define VFIO_DEVICE_SET_IRQS _IO(VFIO_TYPE, VFIO_BASE + 10)
+#define VFIO_DEVICE_RESET    _IO(VFIO_TYPE, VFIO_BASE + 11)
+
+enum {
+	VFIO_PCI_BAR0_REGION_INDEX,
+	VFIO_PCI_BAR1_REGION_INDEX,
+	VFIO_PCI_BAR2_REGION_INDEX,
+	VFIO_PCI_BAR3_REGION_INDEX,
+	VFIO_PCI_BAR4_REGION_INDEX,
+	VFIO_PCI_BAR5_REGION_INDEX,
+	VFIO_PCI_ROM_REGION_INDEX,
+	VFIO_PCI_CONFIG_REGION_INDEX,
+	VFIO_PCI_VGA_REGION_INDEX,
+	VFIO_PCI_NUM_REGIONS = 9,
+};
+
+enum {
+	VFIO_PCI_INTX_IRQ_INDEX,
+	VFIO_PCI_MSI_IRQ_INDEX,
+	VFIO_PCI_MSIX_IRQ_INDEX,
+	VFIO_PCI_ERR_IRQ_INDEX,
+	VFIO_PCI_REQ_IRQ_INDEX,
+	VFIO_PCI_NUM_IRQS,
+};
+
+/* Device features (§5.1). */
+struct vfio_device_feature {
+	__u32 argsz;
+	__u32 flags;
+#define VFIO_DEVICE_FEATURE_MASK  (0xffff)
+#define VFIO_DEVICE_FEATURE_GET	  (1 << 16)
+#define VFIO_DEVICE_FEATURE_SET	  (1 << 17)
+#define VFIO_DEVICE_FEATURE_PROBE (1 << 18)
+	__u8 data[];
+};
+#define VFIO_DEVICE_FEATURE _IO(VFIO_TYPE, VFIO_BASE + 17)
+
+#define VFIO_DEVICE_FEATURE_PCI_VF_TOKEN	   0
+#define VFIO_DEVICE_FEATURE_MIGRATION		   1
+#define VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE	   2
+#define VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY	   3
+#define VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP 4
+#define VFIO_DEVICE_FEATURE_LOW_POWER_EXIT	   5
+#define VFIO_DEVICE_FEATURE_DMA_LOGGING_START	   6
+#define VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP	   7
+#define VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT	   8
+#define VFIO_DEVICE_FEATURE_MIG_DATA_SIZE	   9
+
+struct vfio_device_feature_migration {
+	__aligned_u64 flags;
+#define VFIO_MIGRATION_STOP_COPY (1 << 0)
+#define VFIO_MIGRATION_P2P	 (1 << 1)
+#define VFIO_MIGRATION_PRE_COPY	 (1 << 2)
+};
+
+struct vfio_device_feature_mig_state {
+	__u32 device_state;
+	__s32 data_fd;
+};
+
+enum vfio_device_mig_state {
+	VFIO_DEVICE_STATE_ERROR = 0,
+	VFIO_DEVICE_STATE_STOP = 1,
+	VFIO_DEVICE_STATE_RUNNING = 2,
+	VFIO_DEVICE_STATE_STOP_COPY = 3,
+	VFIO_DEVICE_STATE_RESUMING = 4,
+	VFIO_DEVICE_STATE_RUNNING_P2P = 5,
+	VFIO_DEVICE_STATE_PRE_COPY = 6,
+	VFIO_DEVICE_STATE_PRE_COPY_P2P = 7,
+	VFIO_DEVICE_STATE_NR,
+};
+
+struct vfio_device_feature_mig_data_size {
+	__aligned_u64 stop_copy_length;
+};
+
+struct vfio_precopy_info {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 initial_bytes;
+	__aligned_u64 dirty_bytes;
+};
+#define VFIO_MIG_GET_PRECOPY_INFO _IO(VFIO_TYPE, VFIO_BASE + 21)
+
+/* Device DMA logging (§5.2). */
+struct vfio_device_feature_dma_logging_control {
+	__aligned_u64 page_size;
+	__u32 num_ranges;
+	__u32 __reserved;
+	__aligned_u64 ranges;
+};
+
+struct vfio_device_feature_dma_logging_range {
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
+
+struct vfio_device_feature_dma_logging_report {
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 page_size;
+	__aligned_u64 bitmap;
+};
+
+/* The cdev path (§5.3): /dev/vfio/devices/vfioN bound to an iommufd. */
+struct vfio_device_bind_iommufd {
+	__u32 argsz;
+	__u32 flags;
+	__s32 iommufd;
+	__u32 out_devid;
+};
+#define VFIO_DEVICE_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
+
+struct vfio_device_attach_iommufd_pt {
+	__u32 argsz;
+	__u32 flags;
+	__u32 pt_id;
+};
+#define VFIO_DEVICE_ATTACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 19)
+
+struct vfio_device_detach_iommufd_pt {
+	__u32 argsz;
+	__u32 flags;
+};
+#define VFIO_DEVICE_DETACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 20)
+
 #define VFIO__LAYOUT(type, size_, field, off)                            \
 	static_assert(offsetof(type, field) == (off), #type "." #field); \
 	static_assert(sizeof(type) == (size_), #type " size")
@@ -156,7 +345,25 @@ VFIO__LAYOUT(struct vfio_bitmap, 24, data, 16);
 VFIO__LAYOUT(struct vfio_iommu_type1_dma_unmap, 24, size, 16);
 VFIO__LAYOUT(struct vfio_iommu_type1_dirty_bitmap, 8, flags, 4);
 VFIO__LAYOUT(struct vfio_iommu_type1_dirty_bitmap_get, 40, bitmap, 16);
+VFIO__LAYOUT(struct vfio_group_status, 8, flags, 4);
+VFIO__LAYOUT(struct vfio_device_info, 24, cap_offset, 16);
+VFIO__LAYOUT(struct vfio_region_info, 32, offset, 24);
+VFIO__LAYOUT(struct vfio_irq_info, 16, count, 12);
+VFIO__LAYOUT(struct vfio_irq_set, 20, count, 16);
+VFIO__LAYOUT(struct vfio_device_feature, 8, flags, 4);
+VFIO__LAYOUT(struct vfio_device_feature_migration, 8, flags, 0);
+VFIO__LAYOUT(struct vfio_device_feature_mig_state, 8, data_fd, 4);
+VFIO__LAYOUT(struct vfio_precopy_info, 24, dirty_bytes, 16);
+VFIO__LAYOUT(struct vfio_device_feature_dma_logging_control, 24, ranges, 16);
+VFIO__LAYOUT(struct vfio_device_feature_dma_logging_range, 16, length, 8);
+VFIO__LAYOUT(struct vfio_device_feature_dma_logging_report, 32, bitmap, 24);
+VFIO__LAYOUT(struct vfio_device_bind_iommufd, 16, out_devid, 12);
+VFIO__LAYOUT(struct vfio_device_attach_iommufd_pt, 12, pt_id, 8);
+VFIO__LAYOUT(struct vfio_device_detach_iommufd_pt, 8, flags, 4);
 static_assert(VFIO_IOMMU_DIRTY_PAGES == 0x3b75, "ioctl number");
+static_assert(VFIO_DEVICE_FEATURE == 0x3b75, "same number as DIRTY_PAGES");
+static_assert(VFIO_DEVICE_BIND_IOMMUFD == 0x3b76, "ioctl number");
+static_assert(VFIO_MIG_GET_PRECOPY_INFO == 0x3b79, "ioctl number");
 static_assert(VFIO_IOMMU_GET_INFO == 0x3b70, "ioctl number");
 
 #endif
