@@ -183,7 +183,6 @@ static const struct bm_case bm_cases[] = {
 };
 
 struct walk {
-	const struct bm_case *c;
 	struct model *m;
 	uint64_t rng, next, win_span;
 	unsigned long windows, sets;
@@ -297,8 +296,7 @@ TEST_VARIANTS(iova_bitmap, model, struct bm_case, bm_cases)
 	ASSERT_FALSE(IS_ERR(b));
 	EXPECT_EQ(iova_bitmap_nbits(b), v->nbits);
 
-	w = (struct walk){ .c = v,
-			   .m = &m,
+	w = (struct walk){ .m = &m,
 			   .rng = rng,
 			   .next = iova,
 			   .win_span = (uint64_t)wb * 8 << shift };
