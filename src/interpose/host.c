@@ -74,7 +74,7 @@ static void iommufd_fop_release(struct emu_file *f)
 	iommufd_ctx_close(f->priv);
 }
 
-static const struct emu_fops iommufd_fops = {
+const struct emu_fops iommufd_fops = {
 	.name = "iodirty-iommufd",
 	.ioctl = iommufd_fop_ioctl,
 	.release = iommufd_fop_release,

@@ -22,4 +22,11 @@ struct emu_node {
  */
 const struct emu_node *emu_node_find(const char *path);
 
+/*
+ * The file operations of an open /dev/iommu: exported so a driver handed an
+ * fd (VFIO_DEVICE_BIND_IOMMUFD) can check with emu_fd_get() that it is one,
+ * as the kernel's iommufd_ctx_from_file() checks f_op.
+ */
+extern const struct emu_fops iommufd_fops;
+
 #endif

@@ -129,6 +129,22 @@ static int fdtab_init(void)
 	return 0;
 }
 
+struct emu_file *emu_fd_get(int fd, const struct emu_fops *fops)
+{
+	struct emu_file *f = file_get(fd);
+
+	if (f && fops && f->fops != fops) {
+		file_put(f);
+		return NULL;
+	}
+	return f;
+}
+
+void emu_file_put(struct emu_file *f)
+{
+	file_put(f);
+}
+
 int emu_fd_install(const struct emu_fops *fops, void *priv, int flags)
 {
 	struct emu_file *f;
