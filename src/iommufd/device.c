@@ -274,3 +274,113 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 		cmd->out_capabilities |= IOMMU_HW_CAP_DIRTY_TRACKING;
 	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 }
+
+/*
+ * Access objects, after Linux iommufd_access_*: the driver holds the object
+ * (IOMMU_DESTROY on it is EBUSY) and a reference on the context until it
+ * destroys it; an attached access holds its IOAS (EBUSY to destroy it).
+ */
+static_assert(offsetof(struct iommufd_access, obj) == 0, "object first");
+
+struct iommufd_access *iommufd_access_create(struct iommufd_ctx *ictx,
+					     uint32_t *id)
+{
+	struct iommufd_access *access;
+
+	pthread_mutex_lock(&ictx->lock);
+	access = iommufd_object_alloc(ictx, sizeof(*access),
+				      IOMMUFD_OBJ_ACCESS);
+	if (!access) {
+		pthread_mutex_unlock(&ictx->lock);
+		return ERR_PTR(-ENOMEM);
+	}
+	access->ictx = ictx;
+	access->obj.users = 1;	/* the calling driver, until destroy */
+	ictx->refs++;
+	*id = access->obj.id;
+	iommufd_object_finalize(ictx, &access->obj);
+	pthread_mutex_unlock(&ictx->lock);
+	return access;
+}
+
+static void access_detach_locked(struct iommufd_access *access)
+{
+	if (!access->ioas)
+		return;
+	access->ioas->obj.users--;
+	access->ioas = NULL;
+}
+
+void iommufd_access_destroy_object(struct iommufd_ctx *ictx,
+				   struct iommufd_object *obj)
+{
+	(void)ictx;
+	access_detach_locked((struct iommufd_access *)obj);
+}
+
+void iommufd_access_destroy(struct iommufd_access *access)
+{
+	struct iommufd_ctx *ictx = access->ictx;
+
+	pthread_mutex_lock(&ictx->lock);
+	access->obj.users--;
+	iommufd_object_destroy(ictx, &access->obj);
+	pthread_mutex_unlock(&ictx->lock);
+	iommufd_ctx_put(ictx);
+}
+
+static int access_set_ioas(struct iommufd_access *access, uint32_t ioas_id,
+			   bool replace)
+{
+	struct iommufd_ctx *ictx = access->ictx;
+	struct iommufd_ioas *ioas;
+	int rc = 0;
+
+	pthread_mutex_lock(&ictx->lock);
+	if (replace ? !access->ioas : !!access->ioas) {
+		rc = replace ? -ENOENT : -EINVAL;
+		goto out_unlock;
+	}
+	ioas = iommufd_get_ioas(ictx, ioas_id);
+	if (!ioas) {
+		rc = -ENOENT;
+		goto out_unlock;
+	}
+	ioas->obj.users++;
+	access_detach_locked(access);
+	access->ioas = ioas;
+out_unlock:
+	pthread_mutex_unlock(&ictx->lock);
+	return rc;
+}
+
+int iommufd_access_attach(struct iommufd_access *access, uint32_t ioas_id)
+{
+	return access_set_ioas(access, ioas_id, false);
+}
+
+int iommufd_access_replace(struct iommufd_access *access, uint32_t ioas_id)
+{
+	return access_set_ioas(access, ioas_id, true);
+}
+
+void iommufd_access_detach(struct iommufd_access *access)
+{
+	pthread_mutex_lock(&access->ictx->lock);
+	access_detach_locked(access);
+	pthread_mutex_unlock(&access->ictx->lock);
+}
+
+int iommufd_access_rw(struct iommufd_access *access, uint64_t iova,
+		      void *buf, size_t len, bool write,
+		      struct pt_fault *fault)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&access->ictx->lock);
+	if (access->ioas)
+		rc = iopt_access_rw(&access->ioas->iopt, iova, buf, len, write,
+				    fault);
+	pthread_mutex_unlock(&access->ictx->lock);
+	return rc;
+}

@@ -698,6 +698,50 @@ uint64_t iopt_pgsizes(struct io_pagetable *iopt)
 	return sizes ? sizes : IOPT_PAGE_SIZE;
 }
 
+int iopt_access_rw(struct io_pagetable *iopt, uint64_t iova, void *buf,
+		   size_t len, bool write, struct pt_fault *fault)
+{
+	uint64_t cur = iova, last;
+	char *p = buf;
+
+	if (!len)
+		return 0;
+	if (__builtin_add_overflow(iova, len - 1, &last))
+		goto err_not_present;
+	while (cur <= last) {
+		struct iopt_area *area = area_first(iopt, cur, cur);
+		uint64_t to, uva;
+		size_t n;
+		int rc;
+
+		if (!area)
+			goto err_not_present;
+		if (write && !(area->prot & PT_PROT_WRITE)) {
+			if (fault)
+				*fault = (struct pt_fault){ PT_FAULT_PERMISSION,
+							    cur, write };
+			return -EFAULT;
+		}
+		to = area->last < last ? area->last : last;
+		n = to - cur + 1;
+		uva = area_pa(area) + (cur - area->iova);
+		rc = write ? copy_to_user(uva, p, n) :
+			     copy_from_user(p, uva, n);
+		if (rc)
+			goto err_not_present;
+		p += n;
+		if (to == UINT64_MAX)
+			break;
+		cur = to + 1;
+	}
+	return 0;
+
+err_not_present:
+	if (fault)
+		*fault = (struct pt_fault){ PT_FAULT_NOT_PRESENT, cur, write };
+	return -EFAULT;
+}
+
 int iopt_set_dirty_tracking(struct io_pagetable *iopt,
 			    struct iommu_domain *domain, bool enable)
 {

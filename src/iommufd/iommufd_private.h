@@ -25,6 +25,7 @@ enum iommufd_object_type {
 	IOMMUFD_OBJ_HWPT_PAGING,
 	IOMMUFD_OBJ_IOAS,
 	IOMMUFD_OBJ_SELFTEST,
+	IOMMUFD_OBJ_ACCESS,
 	IOMMUFD_OBJ_MAX,
 };
 
@@ -121,6 +122,17 @@ struct iommufd_device {
 	struct iommufd_hwpt_paging *hwpt;	/* attached to, or NULL */
 };
 
+/*
+ * struct iommufd_access - a driver reaching an IOAS without an IOMMU of its
+ * own (an emulated mediated device): reads and writes IOVA through the
+ * IOAS's areas. Holds a reference on the IOAS it is attached to.
+ */
+struct iommufd_access {
+	struct iommufd_object obj;
+	struct iommufd_ctx *ictx;
+	struct iommufd_ioas *ioas;
+};
+
 /* main.c: the object table, and context references (the fd, devices). */
 void iommufd_ctx_put(struct iommufd_ctx *ictx);
 void *iommufd_object_alloc(struct iommufd_ctx *ictx, size_t size,
@@ -171,6 +183,8 @@ void iopt_table_remove_domain(struct iommufd_host *host,
 int iopt_disable_large_pages(struct io_pagetable *iopt);
 void iopt_enable_large_pages(struct io_pagetable *iopt);
 uint64_t iopt_pgsizes(struct io_pagetable *iopt);
+int iopt_access_rw(struct io_pagetable *iopt, uint64_t iova, void *buf,
+		   size_t len, bool write, struct pt_fault *fault);
 int iopt_set_dirty_tracking(struct io_pagetable *iopt,
 			    struct iommu_domain *domain, bool enable);
 int iopt_read_and_clear_dirty_data(struct io_pagetable *iopt,
@@ -215,6 +229,8 @@ void iommufd_hwpt_paging_destroy(struct iommufd_ctx *ictx,
 int iommufd_get_hw_info(struct iommufd_ucmd *ucmd);
 void iommufd_device_destroy(struct iommufd_ctx *ictx,
 			    struct iommufd_object *obj);
+void iommufd_access_destroy_object(struct iommufd_ctx *ictx,
+				   struct iommufd_object *obj);
 int iommufd_device_attach_locked(struct iommufd_device *idev,
 				 uint32_t *pt_id, bool replace);
 void iommufd_device_detach_locked(struct iommufd_device *idev);

@@ -61,6 +61,7 @@ static void (*const object_destroy[IOMMUFD_OBJ_MAX])(struct iommufd_ctx *,
 	[IOMMUFD_OBJ_HWPT_PAGING] = iommufd_hwpt_paging_destroy,
 	[IOMMUFD_OBJ_IOAS] = iommufd_ioas_destroy,
 	[IOMMUFD_OBJ_SELFTEST] = iommufd_selftest_destroy,
+	[IOMMUFD_OBJ_ACCESS] = iommufd_access_destroy_object,
 };
 
 /*
