@@ -87,7 +87,7 @@ $(IODIRTY): $(CLI_OBJS) $(SHIM_OBJS) $(LIBIODIRTY)
 
 $(PRELOAD): $(SHIM_OBJS) $(LIBIODIRTY)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--whole-archive $(SHIM_OBJS) $(LIBIODIRTY) -Wl,--no-whole-archive $(LDLIBS) -o $@
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-z,defs -Wl,--whole-archive $(SHIM_OBJS) $(LIBIODIRTY) -Wl,--no-whole-archive $(LDLIBS) -o $@
 
 $(TESTBIN): $(TEST_OBJS) $(SHIM_OBJS) $(LIBIODIRTY)
 	@$(if $(Q),echo "  LD      $@")

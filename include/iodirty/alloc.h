@@ -19,6 +19,13 @@ void *xzalloc_aligned(size_t align, size_t size);
 void xfree(void *ptr);
 
 /**
+ * alloc_fail_point() - for allocators that hand out memory from a pool of
+ * their own: each object they hand out is one allocation as far as
+ * fail-nth goes. Return: non-zero when this one must fail.
+ */
+int alloc_fail_point(void);
+
+/**
  * alloc_fail_nth_set() - make the @nth allocation from now on, on this
  * thread, fail (1 = the next one). 0 disarms.
  */

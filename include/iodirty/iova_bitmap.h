@@ -90,6 +90,14 @@ int iova_bitmap_for_each(struct iova_bitmap *bitmap, void *opaque,
 void iova_bitmap_set(struct iova_bitmap *bitmap, uint64_t iova,
 		     uint64_t length);
 
+/**
+ * iova_bitmap_set_bits() - mark dirty the pages of 2^@pgshift bytes at
+ * @iova + k << @pgshift for each bit k set in @mask: a whole word of
+ * leaves at a time. Same context as iova_bitmap_set().
+ */
+void iova_bitmap_set_bits(struct iova_bitmap *bitmap, uint64_t iova,
+			  unsigned int pgshift, uint64_t mask);
+
 /** iova_bitmap_nbits() - number of bits the bitmap holds. */
 uint64_t iova_bitmap_nbits(const struct iova_bitmap *bitmap);
 

@@ -198,8 +198,10 @@ bool pt_dirty_tracking_enabled(struct pt_domain *dom);
 
 /**
  * pt_read_and_clear_dirty() - report every dirty leaf in
- * [@iova, @iova + @length) into @dirty (a dirty huge leaf sets every bit it
- * covers inside the range), and make it clean unless PT_DIRTY_NO_CLEAR.
+ * [@iova, @iova + @length) into @dirty and make it clean unless
+ * PT_DIRTY_NO_CLEAR. A leaf has one dirty bit, so a dirty huge leaf is
+ * reported whole, also where it reaches past the range: every bit of
+ * @dirty it covers is set (iova_bitmap_set keeps what the bitmap holds).
  * A NULL @dirty only clears. As in generic_pt (v6.19) the walk does not
  * care whether tracking is on: with it off, no new bits appear.
  * Return: 0; -EOPNOTSUPP when the domain was not allocated for tracking;

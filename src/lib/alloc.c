@@ -79,3 +79,8 @@ void xfree(void *ptr)
 {
 	free(ptr);
 }
+
+int alloc_fail_point(void)
+{
+	return should_fail();
+}

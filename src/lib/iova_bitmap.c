@@ -220,6 +220,44 @@ void iova_bitmap_set(struct iova_bitmap *b, uint64_t iova, uint64_t length)
 				 last_bit);
 }
 
+void iova_bitmap_set_bits(struct iova_bitmap *b, uint64_t iova,
+			  unsigned int pgshift, uint64_t mask)
+{
+	uint64_t first_bit, win_first, win_bits, last;
+
+	/*
+	 * The common case: one bit per page, the word inside the range and
+	 * the pinned window. OR it in at its bit offset (any byte alignment).
+	 */
+	if (pgshift == b->pgshift && iova >= b->iova &&
+	    !__builtin_add_overflow(iova, (64ULL << pgshift) - 1, &last) &&
+	    last <= b->last && !((iova - b->iova) & ((1ULL << pgshift) - 1))) {
+		first_bit = (iova - b->iova) >> pgshift;
+		win_first = b->win_byte << 3;
+		win_bits = (uint64_t)b->win_len << 3;
+		if (first_bit >= win_first && first_bit + 64 <= win_first + win_bits) {
+			uint64_t off = first_bit - win_first;
+			uint8_t *p = b->win + (off >> 3);
+			unsigned int sh = off & 7;
+			unsigned int nbytes = sh ? 9 : 8;
+
+			for (unsigned int i = 0; i < nbytes; i++) {
+				uint64_t part = i ? (mask >> (8 * i - sh)) :
+						    (mask << sh);
+
+				if (i == 8)
+					part = mask >> (64 - sh);
+				p[i] |= (uint8_t)part;
+			}
+			b->win_changed = 1;
+			return;
+		}
+	}
+	for (uint64_t m = mask; m; m &= m - 1)
+		iova_bitmap_set(b, iova + ((uint64_t)ffs64(m) << pgshift),
+				1ULL << pgshift);
+}
+
 int iova_bitmap_for_each(struct iova_bitmap *b, void *opaque,
 			 iova_bitmap_fn_t fn)
 {

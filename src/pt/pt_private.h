@@ -35,6 +35,26 @@ enum pt_partial_unmap {
 };
 
 /*
+ * Tables come from chunks of contiguous, page-aligned memory owned by the
+ * domain, as a hardware driver allocates them from pages: no allocator
+ * header between them, so a walk streams through memory and a GiB mapped
+ * costs what the hardware layout needs. Freed tables go on a free list.
+ */
+struct pt_table_chunk {
+	struct pt_table_chunk *next;
+	void *mem;
+	size_t bytes;
+};
+
+struct pt_table_pool {
+	struct pt_table_chunk *chunks;
+	void *free;		/* free tables, linked through their first word */
+	uint8_t *cur;		/* next unused table of the newest chunk */
+	uint8_t *end;
+	size_t next_bytes;	/* size of the next chunk (doubles) */
+};
+
+/*
  * struct pt_domain - one IO page table and the hardware state that gates it.
  *
  * Lock: @lock is taken shared by DMA accesses and harvests, exclusive by
@@ -53,6 +73,7 @@ struct pt_domain {
 	_Atomic uint64_t ctrl;	  /* DTE / PASID entry / CD word 0 / mock flags */
 	uint64_t table_bytes;	  /* under @lock exclusive */
 	uint64_t table_bytes_peak;
+	struct pt_table_pool pool;
 	const struct iod_log *log;
 	pthread_rwlock_t lock;
 };
@@ -94,6 +115,35 @@ extern const struct pt_fmt_ops pt_mock_ops;
 /* Table memory, accounted per domain (pt.c). */
 pt_entry_t *pt_table_alloc(struct pt_domain *dom);
 void pt_table_free(struct pt_domain *dom, pt_entry_t *table);
+
+/*
+ * pt_sign_bits_64() - bit k of the result is bit 63 of w[k]: the 64 dirty
+ * flags of a block of descriptors as one word. SSE2's movmskpd takes two
+ * at a time.
+ */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+static inline uint64_t pt_sign_bits_64(const uint64_t *w)
+{
+	uint64_t m = 0;
+
+	for (unsigned int k = 0; k < 64; k += 2)
+		m |= (uint64_t)_mm_movemask_pd(
+			     _mm_loadu_pd((const double *)&w[k]))
+		     << k;
+	return m;
+}
+#else
+static inline uint64_t pt_sign_bits_64(const uint64_t *w)
+{
+	uint64_t m = 0;
+
+	for (unsigned int k = 0; k < 64; k++)
+		m |= (w[k] >> 63) << k;
+	return m;
+}
+#endif
 
 static inline unsigned int pt_level_shift(const struct pt_domain *dom,
 					  unsigned int level)

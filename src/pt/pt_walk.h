@@ -16,6 +16,7 @@
  *   make_leaf(pa, level, prot, dirty_capable)
  *   leaf_oa(e, level)          output address of the leaf's first byte
  *   is_dirty(e)                written since last made clean
+ *   dirty_bit(e)               the same as 0 or 1, without a branch
  *   make_clean(p)              atomic: clear the dirty state of *p
  *   can_read(e), can_write(e, ctrl)
  *   mark(p, write, ctrl)       atomic: what the hardware sets after an access
@@ -293,6 +294,72 @@ static uint64_t PT_NAME(unmap)(struct pt_domain *dom, uint64_t iova,
 }
 
 /*
+ * Read a block of descriptors for the harvest's scan. Outside
+ * ThreadSanitizer builds this is a plain copy racing the DMA path's atomic
+ * updates, and that race is benign: under the domain's shared lock the only
+ * concurrent change to a leaf is the hardware setting its accessed/dirty
+ * state, each 8-byte descriptor is read whole (aligned, x86-64), so a copy
+ * sees a descriptor before or after such an update. "Before" means the
+ * write raced this harvest and is reported by the next one; every dirty
+ * leaf found is then cleared with an atomic RMW on the table itself.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define PT_SNAPSHOT_ATOMIC 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PT_SNAPSHOT_ATOMIC 1
+#endif
+#endif
+
+static inline void PT_NAME(snapshot)(pt_entry_t *p, uint64_t *out,
+				     unsigned int n)
+{
+#ifdef PT_SNAPSHOT_ATOMIC
+	for (unsigned int k = 0; k < n; k++)
+		out[k] = PT_NAME(load)(&p[k]);
+#else
+	memcpy(out, (const void *)p, n * sizeof(*out));
+#endif
+}
+
+/*
+ * The level-0 harvest, 64 descriptors at a time: a branch-free test finds
+ * the (usually clean) blocks with nothing to do; a dirty block is reported
+ * as one 64-bit word of the bitmap.
+ */
+static void PT_NAME(rac_leaves)(pt_entry_t *table, unsigned int first,
+				unsigned int end, uint64_t base,
+				unsigned int flags, struct iova_bitmap *dirty)
+{
+	bool clear = !(flags & PT_DIRTY_NO_CLEAR);
+	uint64_t snap[64];
+
+	for (unsigned int i = first; i <= end; i += 64) {
+		unsigned int n = end - i + 1 < 64 ? end - i + 1 : 64;
+		uint64_t any = 0, mask = 0;
+
+		/* A short block is padded with clean (zero) descriptors so
+		 * that the test below is one fixed-length, vector loop. */
+		PT_NAME(snapshot)(&table[i], snap, n);
+		if (n < 64)
+			memset(&snap[n], 0, (64 - n) * sizeof(snap[0]));
+		for (unsigned int k = 0; k < 64; k++) {
+			snap[k] = PTF(dirty_bit)(snap[k]) << 63;
+			any |= snap[k];
+		}
+		if (likely(!any))
+			continue;
+		mask = pt_sign_bits_64(snap);
+		if (dirty)
+			iova_bitmap_set_bits(dirty, base + ((uint64_t)i << G),
+					     G, mask);
+		if (clear)
+			for (uint64_t m = mask; m; m &= m - 1)
+				PTF(make_clean)(&table[i + ffs64(m)]);
+	}
+}
+
+/*
  * Harvest. The load is relaxed and most entries are clean, so a clean table
  * costs one pass of plain loads. A dirty entry is reported, then made clean
  * with an atomic RMW; a DMA write that lands in between sets the bit again
@@ -308,18 +375,7 @@ static void PT_NAME(rac_level)(pt_entry_t *table, unsigned int level,
 
 	PT_NAME(span)(level, iova, last, &first, &end, &base);
 	if (!level) {
-		for (i = first; i <= end; i++) {
-			pt_entry_t *p = &table[i];
-
-			if (likely(!PTF(is_dirty)(PT_NAME(load)(p))))
-				continue;
-			if (dirty)
-				iova_bitmap_set(dirty,
-						base + ((uint64_t)i << shift),
-						size);
-			if (clear)
-				PTF(make_clean)(p);
-		}
+		PT_NAME(rac_leaves)(table, first, end, base, flags, dirty);
 		return;
 	}
 	for (i = first; i <= end; i++) {
@@ -339,9 +395,14 @@ static void PT_NAME(rac_level)(pt_entry_t *table, unsigned int level,
 		}
 		if (!PTF(is_dirty)(e))
 			continue;
-		/* One dirty bit for the whole leaf: report what is in range. */
+		/*
+		 * One dirty bit for the whole leaf, which the clear below
+		 * drops for all of it: report all of it, as the kernel's
+		 * drivers do. The bitmap keeps what it covers, including
+		 * parts past its current window.
+		 */
 		if (dirty)
-			iova_bitmap_set(dirty, from, to - from + 1);
+			iova_bitmap_set(dirty, s, size);
 		if (clear)
 			PTF(make_clean)(p);
 	}

@@ -524,3 +524,52 @@ TEST(iova_bitmap, fail_nth)
 		iova_bitmap_free(b);
 	}
 }
+
+/*
+ * iova_bitmap_set_bits() must set exactly what one iova_bitmap_set() per
+ * set bit sets: random words at random page offsets, into bitmaps at odd
+ * byte addresses, through small windows (so both its fast path and its
+ * fallback run).
+ */
+TEST(iova_bitmap, set_bits_matches_set)
+{
+	uint64_t seed = test_seed();
+
+	for (int round = 0; round < 200; round++) {
+		uint64_t nbits = 64 + test_rand(&seed) % 2000;
+		size_t bytes = (size_t)DIV_ROUND_UP(nbits, 8);
+		size_t window = 8 << (test_rand(&seed) % 4);
+		unsigned int off = (unsigned int)(test_rand(&seed) % 8);
+		uint8_t *a = calloc(bytes + 16, 1), *b = calloc(bytes + 16, 1);
+		uint64_t base = 0x100000, pages[8], masks[8];
+		struct iova_bitmap *ba, *bb;
+		int n = 1 + (int)(test_rand(&seed) % 8);
+
+		ASSERT_TRUE(a && b);
+		for (int i = 0; i < n; i++) {
+			pages[i] = test_rand(&seed) % (nbits + 32);
+			masks[i] = test_rand(&seed) & test_rand(&seed);
+		}
+		ba = iova_bitmap_alloc_window(base, nbits << 12, 4096,
+					      (uintptr_t)(a + off), NULL, window);
+		bb = iova_bitmap_alloc_window(base, nbits << 12, 4096,
+					      (uintptr_t)(b + off), NULL, window);
+		ASSERT_FALSE(IS_ERR(ba));
+		ASSERT_FALSE(IS_ERR(bb));
+		/* All records land in the first window's callback. */
+		for (int i = 0; i < n; i++) {
+			uint64_t iova = base + (pages[i] << 12);
+
+			iova_bitmap_set_bits(ba, iova, 12, masks[i]);
+			for (int k = 0; k < 64; k++)
+				if (masks[i] & (1ULL << k))
+					iova_bitmap_set(bb, iova + ((uint64_t)k << 12),
+							4096);
+		}
+		iova_bitmap_free(ba);
+		iova_bitmap_free(bb);
+		EXPECT_MEMEQ(a, b, bytes + 16);
+		free(a);
+		free(b);
+	}
+}

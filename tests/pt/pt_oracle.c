@@ -24,7 +24,8 @@
  *    on, and on ARM always, where a writable leaf also starts out dirty;
  *    a DMA read faults on an unmapped page and, except on ARM, on a
  *    write-only one;
- *  - a harvest reports every granule of a dirty leaf inside its range and,
+ *  - a harvest reports every granule of a dirty leaf (those the bitmap
+ *    holds, even outside the harvested range) and,
  *    unless PT_DIRTY_NO_CLEAR, cleans the whole leaf.
  * Physical addresses are host addresses of a real buffer; a shadow copy says
  * what DMA must have left in it.
@@ -356,9 +357,9 @@ static void o_harvest(struct oracle *o, uint64_t iova, uint64_t last,
 		ls = g_iova(o, h);
 		le = ls + leaf_bytes(o, l) - 1;
 		if (l->dirty) {
+			/* The whole leaf: the bitmap keeps what it covers. */
 			if (eb)
-				obits_set(o, eb, ls > lo ? ls : lo,
-					  le < hi ? le : hi);
+				obits_set(o, eb, ls, le);
 			if (!(flags & PT_DIRTY_NO_CLEAR))
 				l->dirty = false;
 		}
@@ -804,11 +805,10 @@ struct win_arg {
 };
 
 /*
- * As iommufd does: one read-and-clear per bitmap window. As pt.h specifies,
- * each reports a dirty leaf only inside its own window and cleans all of
- * it, so a dirty huge leaf across a window boundary goes unreported in the
- * later window; the model does the same. (The kernel's drivers record the
- * whole leaf instead and let iova_bitmap set the bits ahead.)
+ * As iommufd does: one read-and-clear per bitmap window. A dirty huge leaf
+ * across a window boundary is reported whole by the window that finds it
+ * (iova_bitmap writes the bits beyond the window through), then is clean
+ * for the next window: nothing is lost.
  */
 static int harvest_window(struct iova_bitmap *ib, uint64_t iova,
 			  uint64_t length, void *opaque)

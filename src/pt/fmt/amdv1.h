@@ -104,6 +104,11 @@ static inline uint64_t amdv1_pt_leaf_oa(uint64_t e, unsigned int level)
 	return e & AMDV1_OA;
 }
 
+static inline uint64_t amdv1_pt_dirty_bit(uint64_t e)
+{
+	return (e >> 6) & 1;
+}
+
 static inline bool amdv1_pt_is_dirty(uint64_t e)
 {
 	return e & AMDV1_D;

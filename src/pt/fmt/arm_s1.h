@@ -107,6 +107,12 @@ static inline uint64_t arm_s1_pt_leaf_oa(uint64_t e, unsigned int level)
 	return e & ARM_PTE_OA;
 }
 
+/* Writable-dirty as 0/1 without a branch: DBM (51), not AP[2] (7), valid. */
+static inline uint64_t arm_s1_pt_dirty_bit(uint64_t e)
+{
+	return (e >> 51) & ~(e >> 7) & e & 1;
+}
+
 /* Writable-dirty: valid, DBM set, AP[2] clear. */
 static inline bool arm_s1_pt_is_dirty(uint64_t e)
 {

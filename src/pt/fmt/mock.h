@@ -36,6 +36,7 @@ enum {
 #define mock_pt_table_ptr  amdv1_pt_table_ptr
 #define mock_pt_make_table amdv1_pt_make_table
 #define mock_pt_is_dirty   amdv1_pt_is_dirty
+#define mock_pt_dirty_bit  amdv1_pt_dirty_bit
 #define mock_pt_make_clean amdv1_pt_make_clean
 #define mock_pt_can_read   amdv1_pt_can_read
 #define mock_pt_can_write  amdv1_pt_can_write

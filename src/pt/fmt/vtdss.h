@@ -93,6 +93,11 @@ static inline uint64_t vtdss_pt_leaf_oa(uint64_t e, unsigned int level)
 	return e & VTDSS_ADDR;
 }
 
+static inline uint64_t vtdss_pt_dirty_bit(uint64_t e)
+{
+	return (e >> 9) & 1;
+}
+
 static inline bool vtdss_pt_is_dirty(uint64_t e)
 {
 	return e & VTDSS_D;
