@@ -205,6 +205,24 @@ static void area_destroy(struct iommufd_host *host, struct io_pagetable *iopt,
 	xfree(area);
 }
 
+/*
+ * The checks of Linux iopt_insert_area(), made once the IOVA is known: a
+ * writable area over pages pinned read-only is EPERM (only IOAS_COPY can
+ * ask for one; @pages NULL is a new, matching one), and the area's offset
+ * into its first user page must keep the IOAS alignment, or the domains
+ * could not map it (EINVAL; with huge pages off the alignment is PAGE_SIZE).
+ */
+static int area_check_insert(struct io_pagetable *iopt,
+			     const struct iopt_pages *pages, uint64_t uva,
+			     unsigned int prot)
+{
+	if (pages && (prot & PT_PROT_WRITE) && !pages->writable)
+		return -EPERM;
+	if ((uva % IOPT_PAGE_SIZE) & (iopt->iova_alignment - 1))
+		return -EINVAL;
+	return 0;
+}
+
 /* The fixed-IOVA checks of iopt_check_iova(). */
 static int iopt_check_iova(struct io_pagetable *iopt, uint64_t iova,
 			   uint64_t length)
@@ -309,6 +327,9 @@ int iopt_map_user_pages(struct iommufd_host *host, struct io_pagetable *iopt,
 	}
 	if (rc)
 		return rc;
+	rc = area_check_insert(iopt, NULL, uva, prot);
+	if (rc)
+		return rc;
 
 	pages = iopt_pages_alloc(uva, length, prot & PT_PROT_WRITE);
 	if (!pages)
@@ -338,8 +359,6 @@ int iopt_copy(struct iommufd_host *host, struct io_pagetable *dst,
 						area_first(src, cur, src_last)) {
 		if (area->iova > cur)
 			return -ENOENT;
-		if ((prot & PT_PROT_WRITE) && !area->pages->writable)
-			return -EPERM;
 		n++;
 		if (area->last >= src_last)
 			break;
@@ -354,6 +373,19 @@ int iopt_copy(struct iommufd_host *host, struct io_pagetable *dst,
 		     iopt_alloc_iova(dst, dst_iova, length);
 	if (rc)
 		return rc;
+
+	/* iopt_insert_area()'s checks, piece by piece, before any is added. */
+	cur = src_iova;
+	for (unsigned int i = 0; i < n; i++) {
+		area = area_first(src, cur, src_last);
+		rc = area_check_insert(dst, area->pages,
+				       area_pa(area) + (cur - area->iova), prot);
+		if (rc)
+			return rc;
+		if (area->last >= src_last)
+			break;
+		cur = area->last + 1;
+	}
 
 	/* One destination area per source piece, sharing its pages. */
 	base = *dst_iova;
@@ -554,12 +586,17 @@ static uint64_t domain_min_pgsize(const struct iommu_domain *domain)
 	return 1ULL << ffs64(domain->pgsizes);
 }
 
+/*
+ * Linux iopt_check_iova_alignment(): every area's IOVA, length and offset
+ * into its first user page must keep the new alignment, else EADDRINUSE.
+ */
 static int iopt_check_alignment(struct io_pagetable *iopt, uint64_t align)
 {
 	for (unsigned int i = 0; i < iopt->nareas; i++) {
 		const struct iopt_area *a = iopt->areas[i];
 
-		if ((a->iova & (align - 1)) || ((a->last + 1) & (align - 1)))
+		if ((a->iova & (align - 1)) || ((a->last + 1) & (align - 1)) ||
+		    ((area_pa(a) % IOPT_PAGE_SIZE) & (align - 1)))
 			return -EADDRINUSE;
 	}
 	return 0;
