@@ -33,6 +33,13 @@ int clear_user(uint64_t dst, size_t n);
  */
 int user_range_check(uint64_t addr, uint64_t len, int write);
 
+/**
+ * user_range_check_at() - user_range_check(), and on failure the first
+ * address found not mapped (or not writable) in *@bad.
+ */
+int user_range_check_at(uint64_t addr, uint64_t len, int write,
+			uint64_t *bad);
+
 /* A struct uaccess (iova_bitmap.h) backed by copy_{from,to}_user. */
 extern const struct uaccess uaccess_user;
 

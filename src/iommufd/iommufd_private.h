@@ -198,8 +198,13 @@ struct iopt_pages *iopt_pages_alloc(uint64_t uva, uint64_t length,
 void iopt_pages_put(struct iommufd_host *host, struct iopt_pages *pages);
 int iopt_pages_pin(struct iommufd_host *host, struct iopt_pages *pages);
 void iopt_pages_unpin(struct iommufd_host *host, struct iopt_pages *pages);
+/*
+ * iopt_pages_check_refs() - does every 4 KiB user page overlapping
+ * [uva, uva + length) carry @refs pins? 0 if so (and for length 0); -EIO
+ * with the first page that does not in *@bad; -EOVERFLOW, -ENOMEM.
+ */
 int iopt_pages_check_refs(struct iommufd_host *host, uint64_t uva,
-			  uint64_t length, unsigned int refs);
+			  uint64_t length, unsigned int refs, uint64_t *bad);
 
 /* ioas.c */
 int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd);

@@ -76,14 +76,16 @@ void iopt_pages_put(struct iommufd_host *host, struct iopt_pages *pages)
 }
 
 int iopt_pages_check_refs(struct iommufd_host *host, uint64_t uva,
-			  uint64_t length, unsigned int refs)
+			  uint64_t length, unsigned int refs, uint64_t *bad)
 {
 	uint64_t first = uva / USER_PAGE_SIZE, last, n;
 	unsigned int *count;
 	int rc = 0;
 
-	if (!length || __builtin_add_overflow(uva, length - 1, &last))
-		return -EINVAL;
+	if (!length)
+		return 0;
+	if (__builtin_add_overflow(uva, length - 1, &last))
+		return -EOVERFLOW;
 	last /= USER_PAGE_SIZE;
 	n = last - first + 1;
 	count = xcalloc(n, sizeof(*count));
@@ -106,7 +108,9 @@ int iopt_pages_check_refs(struct iommufd_host *host, uint64_t uva,
 	pthread_mutex_unlock(&host->lock);
 	for (uint64_t i = 0; i < n; i++) {
 		if (count[i] != refs) {
-			rc = -EINVAL;
+			if (bad)
+				*bad = (first + i) * USER_PAGE_SIZE;
+			rc = -EIO;
 			break;
 		}
 	}

@@ -222,17 +222,24 @@ static struct iommufd_hwpt_paging *get_mock_hwpt(struct iommufd_ctx *ictx,
 	return hwpt;
 }
 
-/* Every mock page of the range maps the caller's memory, and is pinned. */
+/*
+ * IOMMU_TEST_OP_MD_CHECK_MAP, as Linux iommufd_test_md_check_pa(): every
+ * mock IO page of the range maps the caller's memory. Misaligned or
+ * wrapping arguments are EINVAL; a user page that is not mapped is EFAULT
+ * (get_user_pages); a missing or different translation is EINVAL. A
+ * translation whose page no pin holds is EINVAL too (Linux cannot have one).
+ */
 static int test_md_check_map(struct iommufd_ucmd *ucmd,
 			     struct iommu_test_cmd *cmd)
 {
+	struct iommufd_host *host = ucmd->ictx->host;
 	struct iommufd_hwpt_paging *hwpt;
 	uint64_t iova = cmd->check_map.iova, len = cmd->check_map.length;
-	uint64_t uptr = cmd->check_map.uptr, last;
+	uint64_t uptr = cmd->check_map.uptr, end, bad;
 	int rc;
 
-	if (range_last(iova, len, &last) || (iova % MOCK_PAGE_SIZE) ||
-	    (len % MOCK_PAGE_SIZE) || (uptr % MOCK_PAGE_SIZE))
+	if ((iova % MOCK_PAGE_SIZE) || (len % MOCK_PAGE_SIZE) ||
+	    (uptr % MOCK_PAGE_SIZE) || __builtin_add_overflow(uptr, len, &end))
 		return -EINVAL;
 	hwpt = get_mock_hwpt(ucmd->ictx, cmd->id, &rc);
 	if (!hwpt)
@@ -240,25 +247,47 @@ static int test_md_check_map(struct iommufd_ucmd *ucmd,
 	for (uint64_t off = 0; off < len; off += MOCK_PAGE_SIZE) {
 		uint64_t pa;
 
+		if (user_range_check_at(uptr + off, 1, 0, &bad))
+			return -EFAULT;
 		if (pt_iova_to_phys(hwpt->domain->pt, iova + off, &pa, NULL) ||
 		    pa != uptr + off)
 			return -EINVAL;
-		if (iopt_pages_check_refs(ucmd->ictx->host, uptr + off,
-					  MOCK_PAGE_SIZE, 0) == 0)
-			return -EINVAL;	/* mapped but not pinned */
+		if (!iopt_pages_check_refs(host, uptr + off, MOCK_PAGE_SIZE, 0,
+					   &bad))
+			return -EINVAL; /* mapped but not pinned */
 	}
 	return 0;
 }
 
+/*
+ * IOMMU_TEST_OP_MD_CHECK_REFS, as Linux iommufd_test_md_check_refs(): page
+ * by page, the pin count of each 4 KiB page must be @refs. A misaligned
+ * or wrapping range is EINVAL, a page not mapped EFAULT (get_user_pages),
+ * a count that differs EIO, whichever page comes first; length 0 is 0.
+ * Linux skips the count of compound (huge) pages; here every page is
+ * counted, which gives the same answer while the pin bookkeeping is right.
+ */
 static int test_md_check_refs(struct iommufd_ucmd *ucmd,
 			      struct iommu_test_cmd *cmd)
 {
-	if (!cmd->check_refs.length || (cmd->check_refs.uptr % 4096) ||
-	    (cmd->check_refs.length % 4096))
+	uint64_t uptr = cmd->check_refs.uptr, len = cmd->check_refs.length;
+	uint64_t end, fault_at = UINT64_MAX, bad = UINT64_MAX;
+	int fault, rc;
+
+	if ((len % 4096) || (uptr % 4096) ||
+	    __builtin_add_overflow(uptr, len, &end))
 		return -EINVAL;
-	return iopt_pages_check_refs(ucmd->ictx->host, cmd->check_refs.uptr,
-				     cmd->check_refs.length,
-				     cmd->check_refs.refs);
+	fault = user_range_check_at(uptr, len, 0, &fault_at);
+	if (fault)
+		fault_at &= ~(uint64_t)4095;
+	rc = iopt_pages_check_refs(ucmd->ictx->host, uptr,
+				   fault ? fault_at - uptr : len,
+				   cmd->check_refs.refs, &bad);
+	if (rc && rc != -EIO)
+		return rc;
+	if (rc == -EIO && bad < fault_at)
+		return -EIO;
+	return fault ? -EFAULT : 0;
 }
 
 /* Mark IO pages dirty as a device write would (IOMMU_TEST_OP_DIRTY). */

@@ -62,7 +62,8 @@ int clear_user(uint64_t dst, size_t n)
 	return 0;
 }
 
-int user_range_check(uint64_t addr, uint64_t len, int write)
+int user_range_check_at(uint64_t addr, uint64_t len, int write,
+			uint64_t *bad)
 {
 	uint64_t cur = addr, end;
 	char line[512];
@@ -71,11 +72,15 @@ int user_range_check(uint64_t addr, uint64_t len, int write)
 
 	if (!len)
 		return 0;
-	if (__builtin_add_overflow(addr, len, &end))
-		return -EFAULT;
+	if (__builtin_add_overflow(addr, len, &end)) {
+		/* Nothing is mapped at the top of the address space. */
+		end = UINT64_MAX;
+	}
 	f = fopen("/proc/self/maps", "re");
-	if (!f)
+	if (!f) {
+		*bad = addr;
 		return -EFAULT;
+	}
 	/* Entries are sorted; walk them while they cover [cur, end). */
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;
@@ -100,7 +105,16 @@ int user_range_check(uint64_t addr, uint64_t len, int write)
 		}
 	}
 	fclose(f);
+	if (rc)
+		*bad = cur;
 	return rc;
+}
+
+int user_range_check(uint64_t addr, uint64_t len, int write)
+{
+	uint64_t bad;
+
+	return user_range_check_at(addr, len, write, &bad);
 }
 
 static int ua_read(void *opaque, void *dst, uint64_t src, size_t n)
