@@ -45,6 +45,8 @@ struct iommufd_host {
 	struct iopt_pages *pinned;	/* list of pinned user ranges */
 	struct iommu_unit mock_unit;	/* the selftest's mock IOMMU */
 	struct iommu_unit mock_unit_nodirty;
+	/* IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT: kept, used for nothing */
+	unsigned int test_memory_limit;
 	const struct iod_log *log;
 };
 

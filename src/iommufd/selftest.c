@@ -6,8 +6,12 @@
  * and IOMMU_TEST_CMD with the ops the kernel's dirty-tracking, command and
  * VFIO-compat selftests use (shared/spec/kernel-abi.md §6.2-6.5).
  *
+ * IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT is checked as Linux checks it and
+ * kept; in Linux it only sizes the pin batches of pages.c, which nothing
+ * here has, so it changes nothing a program can see.
+ *
  * Not emulated (EOPNOTSUPP, as for an unknown op): access objects, IOTLB,
- * IOPF, vEVENT and PASID ops, temporary memory limits.
+ * IOPF, vEVENT and PASID ops.
  */
 #include <errno.h>
 #include <string.h>
@@ -328,6 +332,19 @@ out_free:
 	return rc;
 }
 
+/*
+ * Linux refuses a limit below one batch element (an unsigned long and a
+ * u32, _batch_init()'s elmsz) with EINVAL.
+ */
+static int test_memory_limit(struct iommufd_ucmd *ucmd,
+			     struct iommu_test_cmd *cmd)
+{
+	if (cmd->memory_limit.limit < sizeof(unsigned long) + sizeof(uint32_t))
+		return -EINVAL;
+	ucmd->ictx->host->test_memory_limit = cmd->memory_limit.limit;
+	return 0;
+}
+
 int iommufd_test(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->cmd;
@@ -348,6 +365,8 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 		return test_md_check_refs(ucmd, cmd);
 	case IOMMU_TEST_OP_DIRTY:
 		return test_dirty(ucmd, cmd);
+	case IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT:
+		return test_memory_limit(ucmd, cmd);
 	default:
 		return -EOPNOTSUPP;
 	}
