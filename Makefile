@@ -70,6 +70,11 @@ ABITESTBIN := $(BUILD)/iodirty-abitest
 .PHONY: all check fuzz fuzz-smoke clean format format-check
 all: $(IODIRTY) $(PRELOAD)
 
+# The shim stands in for libc's open/mmap/...: a sanitizer runtime calls
+# them while it starts, before its shadow memory exists, so the shim itself
+# is not instrumented by ThreadSanitizer.
+$(SHIM_OBJS): CFLAGS += $(if $(findstring thread,$(SANITIZE)),-fno-sanitize=thread)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
@@ -101,7 +106,7 @@ $(ABITESTBIN): $(ABI_OBJS)
 # Every test in-process (emulation linked in), then the ABI tests again as
 # an unmodified program under `iodirty exec`; one summary line at the end.
 check: $(TESTBIN) $(ABITESTBIN) $(IODIRTY) $(PRELOAD)
-	$(Q)scripts/check.sh $(BUILD) $(if $(TESTS),'$(TESTS)')
+	$(Q)CC=$(CC) SANITIZE=$(SANITIZE) scripts/check.sh $(BUILD) $(if $(TESTS),'$(TESTS)')
 
 # Fuzz targets: fuzz/<name>.c, each built with libFuzzer + ASan/UBSan and run
 # for FUZZ_SECONDS over its seed corpus fuzz/corpus/<name>/. New inputs go to

@@ -27,6 +27,17 @@ run() {
 echo "== in-process ($build/iodirty-test)"
 run "$build/iodirty-test"
 echo "== under iodirty exec ($build/iodirty-abitest)"
-run "$build/iodirty" exec -- "$build/iodirty-abitest"
+# A sanitized build's runtime must be the first library loaded: preload it
+# ahead of libiodirty-preload.so.
+runtime=""
+case "${SANITIZE:-}" in
+*address*) runtime=$(${CC:-cc} -print-file-name=libasan.so) ;;
+*thread*) runtime=$(${CC:-cc} -print-file-name=libtsan.so) ;;
+esac
+if [[ -n $runtime ]]; then
+	LD_PRELOAD=$runtime run "$build/iodirty" exec -- "$build/iodirty-abitest"
+else
+	run "$build/iodirty" exec -- "$build/iodirty-abitest"
+fi
 echo "$pass passed, $fail failed, $skip skipped"
 ((fail == 0 && rc == 0))

@@ -83,9 +83,13 @@ int cmd_exec(int argc, char **argv)
 	if (rc)
 		die("exec: cannot find %s next to this binary: %s",
 		    preload_name, strerror(-rc));
+	/*
+	 * What the caller preloads comes first (a sanitizer runtime must be
+	 * the first library loaded); ours follows.
+	 */
 	old = getenv("LD_PRELOAD");
 	if (old && *old) {
-		if (asprintf(&env, "%s:%s", preload, old) < 0)
+		if (asprintf(&env, "%s:%s", old, preload) < 0)
 			die("exec: out of memory");
 	} else {
 		env = preload;
