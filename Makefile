@@ -47,7 +47,7 @@ Q := @
 endif
 
 # Host side and VMM side libraries, in layering order.
-LIB_DIRS   := src/lib src/pt src/iommu src/iommufd src/dev
+LIB_DIRS   := src/lib src/pt src/iommu src/iommufd src/dev src/vfio
 LIB_SRCS   := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 SHIM_SRCS  := $(wildcard src/interpose/*.c)
 CLI_SRCS   := $(wildcard src/cli/*.c) $(wildcard bench/*.c)

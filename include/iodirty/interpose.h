@@ -9,7 +9,8 @@
  *
  * Configuration, read once at the first open of an emulated node:
  *   IODIRTY_IOMMU    amd | intel | arm   the host's IOMMU (default amd)
- *   IODIRTY_DEVICES  comma-separated device kinds (the VFIO emulation)
+ *   IODIRTY_DEVICES  comma-separated device kinds (include/iodirty/vfio.h;
+ *                    default "dma")
  *   IODIRTY_FORCE    1: emulate a node even where the real one exists
  *   IODIRTY_VERBOSE  1: say on stderr which host each node uses
  */
@@ -59,6 +60,9 @@ struct emu_file *emu_fd_get(int fd, const struct emu_fops *fops);
 
 /** emu_file_put() - drop a reference taken by emu_fd_get(). */
 void emu_file_put(struct emu_file *f);
+
+/* The file operations of /dev/iommu (what iommufd_fops is to Linux). */
+extern const struct emu_fops iommufd_fops;
 
 /** interpose_describe() - one line per node: path and which host answers. */
 void interpose_describe(FILE *out);

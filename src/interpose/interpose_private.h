@@ -10,23 +10,24 @@
 
 #include <iodirty/interpose.h>
 
+/*
+ * A device node, or a numbered family of them (@numbered: the path is
+ * @path followed by a decimal index, "/dev/vfio/3").
+ */
 struct emu_node {
 	const char *path;
+	bool numbered;
 	/* Open the node: an fd from emu_fd_install(), or -errno. */
-	int (*open)(const char *path, int flags);
+	int (*open)(unsigned int index, int flags);
+	/* numbered: how many there are */
+	unsigned int (*count)(void);
 };
 
 /*
- * emu_node_find() - the emulated node at @path, or NULL when @path is not
- * one or the real node exists (and IODIRTY_FORCE is not set).
+ * emu_node_find() - the emulated node at @path (and its index), or NULL
+ * when @path is not one, or the real node exists and IODIRTY_FORCE is not
+ * set.
  */
-const struct emu_node *emu_node_find(const char *path);
-
-/*
- * The file operations of an open /dev/iommu: exported so a driver handed an
- * fd (VFIO_DEVICE_BIND_IOMMUFD) can check with emu_fd_get() that it is one,
- * as the kernel's iommufd_ctx_from_file() checks f_op.
- */
-extern const struct emu_fops iommufd_fops;
+const struct emu_node *emu_node_find(const char *path, unsigned int *index);
 
 #endif

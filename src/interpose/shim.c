@@ -3,7 +3,7 @@
  * shim.c - the libc entry points a program reaches the kernel through, for
  * the device nodes the emulated host answers: open/openat (and their
  * _FORTIFY and 64-bit names), close, dup/dup2/dup3, fcntl(F_DUPFD*), ioctl,
- * mmap, pread/pwrite. Everything else, and every fd that is not an
+ * mmap, pread/pwrite, read/write. Everything else, and every fd that is not an
  * emulated file, goes to the real system call untouched.
  *
  * An emulated file gets a real fd (a memfd), so fd numbers never collide and
@@ -179,13 +179,12 @@ static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
 	const struct emu_node *node = NULL;
 
-	if (path && (dirfd == AT_FDCWD || path[0] == '/'))
-		node = emu_node_find(path);
-	if (node) {
-		int rc = node->open(path, flags);
+	unsigned int index;
 
-		return (int)sys_ret(rc);
-	}
+	if (path && path[0] == '/')
+		node = emu_node_find(path, &index);
+	if (node)
+		return (int)sys_ret(node->open(index, flags));
 	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
 }
 
@@ -409,4 +408,28 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 {
 	return pwrite(fd, buf, n, off);
+}
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+	struct emu_file *f = file_get(fd);
+	ssize_t rc;
+
+	if (!f)
+		return syscall(SYS_read, fd, buf, n);
+	rc = f->fops->read ? f->fops->read(f, buf, n) : -EINVAL;
+	file_put(f);
+	return sys_ret(rc);
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	struct emu_file *f = file_get(fd);
+	ssize_t rc;
+
+	if (!f)
+		return syscall(SYS_write, fd, buf, n);
+	rc = f->fops->write ? f->fops->write(f, buf, n) : -EINVAL;
+	file_put(f);
+	return sys_ret(rc);
 }

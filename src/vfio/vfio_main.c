@@ -508,8 +508,6 @@ static int device_feature(struct vfio_device_file *df, uint64_t arg)
 /* The iommufd fd a BIND names: the kernel's iommufd_ctx_from_fd(). */
 static struct iommufd_ctx *iommufd_from_fd(int fd, struct emu_file **f)
 {
-	extern const struct emu_fops iommufd_fops;
-
 	*f = emu_fd_get(fd, &iommufd_fops);
 	return *f ? (*f)->priv : NULL;
 }
