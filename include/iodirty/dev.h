@@ -3,38 +3,9 @@
  * dev.h - the emulated host's physical devices: DMA engines programmed
  * through registers in BAR0, whose writes really go through the IOMMU.
  *
- * Register map of BAR0 (4 KiB, little-endian; docs/devices.md):
- *
- *   0x000 u32 ID          'IODY' (0x59444f49)          RO
- *   0x004 u32 VERSION     1                            RO
- *   0x008 u32 CAPS        bit0 DMA logging, bit1 mediated (pins pages),
- *                         bit2 PRE_COPY migration       RO
- *   0x00c u32 INDEX       the device's index on the host RO
- *   0x010 u32 CTRL        bit0 RUN; bit1 CLEAR (clears counters and the
- *                         fault; reads 0)               RW
- *   0x014 u32 STATUS      bit0 RUNNING, bit1 FAULT, bit2 QUIESCED,
- *                         bit3 BADCONFIG (RUN refused: see docs)  RO
- *   0x018 u32 PATTERN     0 sequential, 1 random, 2 hot set        RW
- *   0x01c u32 BLOCK_SIZE  bytes per DMA write, 64..1 MiB, multiple of 64
- *   0x020 u64 WINDOW_IOVA first IOVA the engine writes             RW
- *   0x028 u64 WINDOW_SIZE bytes of IOVA it writes, a multiple of BLOCK_SIZE
- *   0x030 u64 RATE        bytes per second, 0 = as fast as it can  RW
- *   0x038 u64 HOT_SIZE    bytes at the window's start the hot set uses
- *   0x040 u64 SEED        random pattern seed                       RW
- *   0x048 u64 SEQ         sequence number of the next block         RO
- *   0x050 u64 BYTES       bytes written                             RO
- *   0x058 u64 WRITES      blocks written                            RO
- *   0x060 u64 FAULT_IOVA  IOVA of the fault                         RO
- *   0x068 u32 FAULT_REASON enum pt_fault_reason                     RO
- *   0x06c u32 FAULT_WRITE 1 if the faulting access was a write      RO
- *   0x070 u64 STATE_SIZE  bytes of device-internal state (0..512 MiB) RW
- *                         while stopped: what migration must carry
- *   0x078 u64 CURSOR      offset in the window of the next block    RO
- *
- * Every block the engine writes starts with a header (struct dma_block)
- * carrying a sequence number, the device index and the IOVA it was meant
- * for, and ends with a checksum, so a reader (the guest driver, a test, the
- * migration verifier) can tell a lost, stale or misplaced DMA write.
+ * The register map and block format are the device's programming
+ * interface, include/iodirty/uapi/iodirty_dma.h; this header is the model's
+ * API for the emulated host (VFIO) and tests.
  */
 #ifndef IODIRTY_DEV_H
 #define IODIRTY_DEV_H
@@ -45,74 +16,7 @@
 
 #include "iommu.h"
 #include "log.h"
-
-enum {
-	DMA_BAR0_SIZE = 4096,
-	DMA_REG_ID = 0x000,
-	DMA_REG_VERSION = 0x004,
-	DMA_REG_CAPS = 0x008,
-	DMA_REG_INDEX = 0x00c,
-	DMA_REG_CTRL = 0x010,
-	DMA_REG_STATUS = 0x014,
-	DMA_REG_PATTERN = 0x018,
-	DMA_REG_BLOCK_SIZE = 0x01c,
-	DMA_REG_WINDOW_IOVA = 0x020,
-	DMA_REG_WINDOW_SIZE = 0x028,
-	DMA_REG_RATE = 0x030,
-	DMA_REG_HOT_SIZE = 0x038,
-	DMA_REG_SEED = 0x040,
-	DMA_REG_SEQ = 0x048,
-	DMA_REG_BYTES = 0x050,
-	DMA_REG_WRITES = 0x058,
-	DMA_REG_FAULT_IOVA = 0x060,
-	DMA_REG_FAULT_REASON = 0x068,
-	DMA_REG_FAULT_WRITE = 0x06c,
-	DMA_REG_STATE_SIZE = 0x070,
-	DMA_REG_CURSOR = 0x078,
-	DMA_REG_END = 0x080,
-};
-
-#define DMA_DEV_ID	 0x59444f49u /* "IODY" */
-#define DMA_DEV_VERSION	 1u
-#define DMA_CAP_LOG	 (1u << 0)
-#define DMA_CAP_MDEV	 (1u << 1)
-#define DMA_CAP_PRECOPY	 (1u << 2)
-#define DMA_CTRL_RUN	 (1u << 0)
-#define DMA_CTRL_CLEAR	 (1u << 1)
-#define DMA_STATUS_RUNNING (1u << 0)
-#define DMA_STATUS_FAULT (1u << 1)
-#define DMA_STATUS_QUIESCED (1u << 2)
-#define DMA_STATUS_BADCONFIG (1u << 3)
-
-enum dma_pattern {
-	DMA_PATTERN_SEQUENTIAL = 0,
-	DMA_PATTERN_RANDOM = 1,
-	DMA_PATTERN_HOTSET = 2,
-};
-
-#define DMA_BLOCK_MIN	  64u
-#define DMA_BLOCK_MAX	  (1u << 20)
-#define DMA_STATE_MAX	  (512ULL << 20)
-#define DMA_BLOCK_MAGIC	  0x31414d4459444f49ULL /* "IODYDMA1" */
-
-/* The header every DMA block starts with; a checksum u64 ends the block. */
-struct dma_block {
-	uint64_t magic;
-	uint32_t dev_index;
-	uint32_t size;
-	uint64_t seq;
-	uint64_t iova;
-};
-
-/** dma_block_checksum() - the value the last u64 of a block must hold. */
-uint64_t dma_block_checksum(const void *block, uint32_t size);
-
-/**
- * dma_block_check() - is @block (of @size bytes, found at @iova) a whole,
- * well-formed block from device @dev_index? Return: 0, or -EINVAL.
- */
-int dma_block_check(const void *block, uint32_t size, uint32_t dev_index,
-		    uint64_t iova);
+#include "uapi/iodirty_dma.h"
 
 /* How a device's DMA reaches memory: its IOMMU domain, or (mdev) the
  * vendor driver's pinning path. Returns 0 or -EFAULT with @fault. */

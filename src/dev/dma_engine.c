@@ -66,29 +66,6 @@ static uint64_t rng_next(uint64_t *s)
 	return x * 0x2545f4914f6cdd1dULL;
 }
 
-uint64_t dma_block_checksum(const void *block, uint32_t size)
-{
-	const uint64_t *w = block;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (uint32_t i = 0; i < size / 8 - 1; i++)
-		h = (h ^ w[i]) * 0x100000001b3ULL;
-	return h;
-}
-
-int dma_block_check(const void *block, uint32_t size, uint32_t dev_index,
-		    uint64_t iova)
-{
-	const struct dma_block *b = block;
-	const uint64_t *w = block;
-
-	if (size < DMA_BLOCK_MIN || size % 8 || b->magic != DMA_BLOCK_MAGIC ||
-	    b->size != size || b->dev_index != dev_index || b->iova != iova)
-		return -EINVAL;
-	return w[size / 8 - 1] == dma_block_checksum(block, size) ? 0 :
-								    -EINVAL;
-}
-
 static void block_fill(uint64_t *w, uint32_t size, uint32_t index,
 		       uint64_t seq, uint64_t iova)
 {
