@@ -76,9 +76,17 @@
 #define DMA_STATUS_QUIESCED  0x4
 #define DMA_STATUS_BADCONFIG 0x8
 
+#ifdef __ASSEMBLER__
 #define DMA_PATTERN_SEQUENTIAL 0
 #define DMA_PATTERN_RANDOM     1
 #define DMA_PATTERN_HOTSET     2
+#else
+enum dma_pattern {
+	DMA_PATTERN_SEQUENTIAL = 0,
+	DMA_PATTERN_RANDOM = 1,
+	DMA_PATTERN_HOTSET = 2,
+};
+#endif
 
 #define DMA_BLOCK_MIN	     64
 #define DMA_BLOCK_MAX	     0x100000
