@@ -46,24 +46,31 @@ else
 Q := @
 endif
 
-# Host side and VMM side libraries, in layering order.
+# Host side (the emulated kernel and hardware), in layering order, and the
+# VMM side, which reaches the host only through the kernel ABI.
 LIB_DIRS   := src/lib src/pt src/iommu src/iommufd src/dev src/vfio
 LIB_SRCS   := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+VMM_DIRS   := src/vmm src/migrate
+VMM_SRCS   := $(foreach d,$(VMM_DIRS),$(wildcard $(d)/*.c) $(wildcard $(d)/*.S))
 SHIM_SRCS  := $(wildcard src/interpose/*.c)
 CLI_SRCS   := $(wildcard src/cli/*.c) $(wildcard bench/*.c)
 TEST_SRCS  := $(wildcard tests/*/*.c)
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+VMM_OBJS   := $(patsubst %.S,$(BUILD)/%.o,$(VMM_SRCS:%.c=$(BUILD)/%.o))
 SHIM_OBJS  := $(SHIM_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS   := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS  := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 
 LIBIODIRTY := $(BUILD)/libiodirty.a
+LIBVMM     := $(BUILD)/libiodirty-vmm.a
 PRELOAD    := $(BUILD)/libiodirty-preload.so
 IODIRTY    := $(BUILD)/iodirty
 TESTBIN    := $(BUILD)/iodirty-test
-# The ABI tests alone, with no emulation linked in: run under `iodirty exec`.
-ABI_SRCS   := $(wildcard tests/abi/*.c) tests/harness/test.c
+# The tests that reach the host only through the kernel ABI (tests/abi, and
+# the VMM's tests/vmm), with no emulation linked in: run under `iodirty exec`.
+# Only src/lib members are pulled from libiodirty.a by the VMM library.
+ABI_SRCS   := $(wildcard tests/abi/*.c) $(wildcard tests/vmm/*.c) tests/harness/test.c
 ABI_OBJS   := $(ABI_SRCS:%.c=$(BUILD)/%.o)
 ABITESTBIN := $(BUILD)/iodirty-abitest
 
@@ -80,27 +87,36 @@ $(BUILD)/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(CPPFLAGS) -c $< -o $@
+
 $(LIBIODIRTY): $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBVMM): $(VMM_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # The shim is linked into the binaries, so their own opens of the device
 # nodes reach the emulated host, and built as a preload library for others.
-$(IODIRTY): $(CLI_OBJS) $(SHIM_OBJS) $(LIBIODIRTY)
+$(IODIRTY): $(CLI_OBJS) $(SHIM_OBJS) $(LIBVMM) $(LIBIODIRTY)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) $(CLI_OBJS) $(SHIM_OBJS) $(LIBIODIRTY) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(CLI_OBJS) $(SHIM_OBJS) $(LIBVMM) $(LIBIODIRTY) $(LDLIBS) -o $@
 
 $(PRELOAD): $(SHIM_OBJS) $(LIBIODIRTY)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-z,defs -Wl,--whole-archive $(SHIM_OBJS) $(LIBIODIRTY) -Wl,--no-whole-archive $(LDLIBS) -o $@
 
-$(TESTBIN): $(TEST_OBJS) $(SHIM_OBJS) $(LIBIODIRTY)
+$(TESTBIN): $(TEST_OBJS) $(SHIM_OBJS) $(LIBVMM) $(LIBIODIRTY)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) $(TEST_OBJS) $(SHIM_OBJS) $(LIBIODIRTY) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(TEST_OBJS) $(SHIM_OBJS) $(LIBVMM) $(LIBIODIRTY) $(LDLIBS) -o $@
 
-$(ABITESTBIN): $(ABI_OBJS)
+$(ABITESTBIN): $(ABI_OBJS) $(LIBVMM) $(LIBIODIRTY)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) $(ABI_OBJS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(ABI_OBJS) $(LIBVMM) $(LIBIODIRTY) -o $@
 
 # The test binary runs every test in its own child; TESTS=glob narrows it.
 # Every test in-process (emulation linked in), then the ABI tests again as
@@ -143,9 +159,9 @@ fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 format:
-	$(Q)clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(TEST_SRCS) $(SHIM_SRCS) $(wildcard include/iodirty/*.h src/*/*.h src/*/*/*.h tests/*/*.h)
+	$(Q)clang-format -i $(LIB_SRCS) $(filter %.c,$(VMM_SRCS)) $(CLI_SRCS) $(TEST_SRCS) $(SHIM_SRCS) $(wildcard include/iodirty/*.h src/*/*.h src/*/*/*.h tests/*/*.h)
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(ABI_OBJS:.o=.d)
+-include $(VMM_OBJS:.o=.d) $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(ABI_OBJS:.o=.d)
