@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * uaccess.c - copy_{from,to}_user and user-range checks for the emulated
- * kernel, safe against any address a caller passes.
+ * uaccess.c - copy_{from,to}_user, user-range checks and pins for the
+ * emulated kernel, safe against any address a caller passes (uaccess.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <iodirty/uaccess.h>
+
+/* Pins are taken whole pages at a time (x86-64 base pages). */
+enum { USER_PAGE_SIZE = 4096 };
 
 static int vm_copy(void *local, uint64_t remote, size_t n, int write)
 {
@@ -94,10 +97,9 @@ int user_range_check_at(uint64_t addr, uint64_t len, int write,
 			break;
 		if (perms[0] != 'r' && perms[1] != 'w')
 			break;
-		if (write && perms[1] != 'w') {
-			rc = -EPERM;
+		/* FOLL_WRITE on a VMA without VM_WRITE: -EFAULT. */
+		if (write && perms[1] != 'w')
 			break;
-		}
 		cur = hi;
 		if (cur >= end) {
 			rc = 0;
@@ -115,6 +117,31 @@ int user_range_check(uint64_t addr, uint64_t len, int write)
 	uint64_t bad;
 
 	return user_range_check_at(addr, len, write, &bad);
+}
+
+size_t user_range_pin(void *buf, uint64_t addr, size_t n, bool write)
+{
+	uint64_t end, cur = addr;
+	char *p = buf;
+
+	if (!n)
+		return 0;
+	/* The whole range at once; page by page only to find where it ends. */
+	if (!vm_copy(buf, addr, n, 0) && (!write || !vm_copy(buf, addr, n, 1)))
+		return n;
+	if (__builtin_add_overflow(addr, n, &end))
+		end = UINT64_MAX;
+	while (cur < end) {
+		uint64_t next = (cur | (USER_PAGE_SIZE - 1)) + 1;
+		size_t len = (size_t)((next && next < end ? next : end) - cur);
+
+		if (vm_copy(p, cur, len, 0) ||
+		    (write && vm_copy(p, cur, len, 1)))
+			break;
+		p += len;
+		cur += len;
+	}
+	return (size_t)(cur - addr);
 }
 
 static int ua_read(void *opaque, void *dst, uint64_t src, size_t n)

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+/*
+ * uaccess_test.c - the emulated kernel's reach into a caller's memory
+ * (include/iodirty/uaccess.h): what a pin finds, page by page, as
+ * pin_user_pages() would: a page that is not mapped, PROT_NONE, or (for a
+ * write pin) read-only ends it, and a write pin leaves the bytes as they
+ * were.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+
+#include <iodirty/uaccess.h>
+
+#include "../harness/test.h"
+
+enum { PG = 4096 };
+
+/* Four pages: rw, rw, @third, rw; returns the first. */
+static uint8_t *four_pages(int third)
+{
+	uint8_t *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_TRUE(p != MAP_FAILED);
+	for (size_t i = 0; i < 4 * PG; i++)
+		p[i] = (uint8_t)(i * 7);
+	ASSERT_EQ(mprotect(p + 2 * PG, PG, third), 0);
+	return p;
+}
+
+TEST(uaccess, pin_stops_at_first_unpinnable_page)
+{
+	static uint8_t buf[4 * PG];
+	uint8_t *ro = four_pages(PROT_READ), *none = four_pages(PROT_NONE);
+	uint64_t a = (uint64_t)(uintptr_t)ro;
+
+	/* All of it readable: a read pin takes everything. */
+	EXPECT_EQ(user_range_pin(buf, a + 100, 4 * PG - 100, false),
+		  4 * PG - 100);
+	EXPECT_MEMEQ(buf, ro + 100, 4 * PG - 100);
+	/* A write pin ends where the read-only page starts. */
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(user_range_pin(buf, a + 100, 4 * PG - 100, true),
+		  2 * PG - 100);
+	EXPECT_MEMEQ(buf, ro + 100, 2 * PG - 100);
+	/* ... and is nothing when it starts there. */
+	EXPECT_EQ(user_range_pin(buf, a + 2 * PG + 8, 16, true), 0);
+	/* PROT_NONE ends a read pin too; a range inside one page is whole. */
+	a = (uint64_t)(uintptr_t)none;
+	EXPECT_EQ(user_range_pin(buf, a + PG - 8, 2 * PG, false), PG + 8);
+	EXPECT_EQ(user_range_pin(buf, a + 1, 10, true), 10);
+	EXPECT_EQ(user_range_pin(buf, a, 0, true), 0);
+	/* The write-back left the bytes as they were. */
+	for (size_t i = 0; i < 2 * PG; i++) {
+		if (none[i] != (uint8_t)(i * 7)) {
+			test_fail_at(__FILE__, __LINE__, "byte %zu changed", i);
+			break;
+		}
+	}
+	munmap(ro, 4 * PG);
+	munmap(none, 4 * PG);
+}
+
+TEST(uaccess, range_check_write_of_read_only_is_efault)
+{
+	uint8_t *ro = four_pages(PROT_READ);
+	uint64_t a = (uint64_t)(uintptr_t)ro, bad = 0;
+
+	EXPECT_EQ(user_range_check(a, 4 * PG, 0), 0);
+	EXPECT_EQ(user_range_check_at(a, 4 * PG, 1, &bad), -EFAULT);
+	EXPECT_EQ(bad, a + 2 * PG);
+	EXPECT_EQ(user_range_check(a, 2 * PG, 1), 0);
+	munmap(ro, 4 * PG);
+}
