@@ -796,20 +796,95 @@ int iopt_set_dirty_tracking(struct io_pagetable *iopt,
 	return pt_set_dirty_tracking(domain->pt, enable);
 }
 
+/*
+ * The caller's bitmap as Linux's iova_bitmap pins it: each window with
+ * pin_user_pages_fast(FOLL_WRITE), which stops at the first page it cannot
+ * pin (not mapped, PROT_NONE or read-only). The window is then as many u64
+ * words as the pinned bytes reach (rounded up), its bits past the pinned
+ * pages are dropped (their set-ahead never lands), and the next window's
+ * pin fails, ending the walk. Here a window read pins by touching
+ * (user_range_pin()), records the first byte it could not pin in @limit,
+ * reads zeros past it and drops writes past it; read_and_clear_window()
+ * stops at the word @limit falls in.
+ */
+struct bitmap_pin {
+	uint64_t data;		/* the caller's bitmap */
+	uint64_t limit;		/* first byte not pinned; UINT64_MAX: none yet */
+};
+
+static int bitmap_pin_read(void *opaque, void *dst, uint64_t src, size_t n)
+{
+	struct bitmap_pin *p = opaque;
+	size_t want, got = 0;
+
+	if (src < p->limit) {
+		want = p->limit - src < n ? (size_t)(p->limit - src) : n;
+		got = user_range_pin(dst, src, want, true);
+		if (got < want)
+			p->limit = src + got;
+	}
+	if (!got)
+		return -EFAULT;
+	memset((uint8_t *)dst + got, 0, n - got);
+	return 0;
+}
+
+static int bitmap_pin_write(void *opaque, uint64_t dst, const void *src,
+			    size_t n)
+{
+	struct bitmap_pin *p = opaque;
+
+	if (dst >= p->limit)
+		return 0;
+	if (n > p->limit - dst)
+		n = (size_t)(p->limit - dst);
+	return copy_to_user(dst, src, n);
+}
+
 struct dirty_walk {
 	struct io_pagetable *iopt;
 	struct iommu_domain *domain;
 	unsigned int flags;
+	uint64_t iova;		/* of bit 0 */
+	unsigned int pgshift;
+	struct bitmap_pin pin;
+	struct uaccess ua;
 };
 
-/* One window: the contiguous areas across it; a hole is -EINVAL. */
+/* The first IOVA past the words the pinned part of the bitmap reaches. */
+static uint64_t dirty_walk_stop(const struct dirty_walk *w)
+{
+	uint64_t words, stop;
+
+	if (w->pin.limit == UINT64_MAX)
+		return UINT64_MAX;
+	words = DIV_ROUND_UP(w->pin.limit - w->pin.data, 8);
+	if (words > (UINT64_MAX >> 6 >> w->pgshift) ||
+	    __builtin_add_overflow(w->iova, (words << 6) << w->pgshift, &stop))
+		return UINT64_MAX;
+	return stop;
+}
+
+/*
+ * One window, as Linux __iommu_read_and_clear_dirty(): the contiguous
+ * areas across it, a hole ending the walk with -EINVAL; a window that the
+ * bitmap's pin does not fully reach is cut there and ends the walk too.
+ */
 static int read_and_clear_window(struct iova_bitmap *bitmap, uint64_t iova,
 				 uint64_t length, void *opaque)
 {
 	struct dirty_walk *w = opaque;
 	uint64_t last = iova + length - 1, cur = iova;
+	uint64_t stop = dirty_walk_stop(w);
 	struct iopt_area *area;
+	int end = 0;
 
+	if (iova >= stop)
+		return -EFAULT;
+	if (last >= stop) {
+		last = stop - 1;
+		end = -EFAULT;
+	}
 	while ((area = area_first(w->iopt, cur, last))) {
 		uint64_t to = area->last < last ? area->last : last;
 
@@ -818,7 +893,7 @@ static int read_and_clear_window(struct iova_bitmap *bitmap, uint64_t iova,
 		pt_read_and_clear_dirty(w->domain->pt, cur, to - cur + 1,
 					w->flags, bitmap);
 		if (to == last)
-			return 0;
+			return end;
 		cur = to + 1;
 	}
 	return -EINVAL;
@@ -829,10 +904,17 @@ int iopt_read_and_clear_dirty_data(struct io_pagetable *iopt,
 				   unsigned int flags,
 				   const struct iommu_hwpt_get_dirty_bitmap *cmd)
 {
-	struct dirty_walk w = { iopt, domain, flags };
+	struct dirty_walk w = {
+		.iopt = iopt,
+		.domain = domain,
+		.flags = flags,
+		.iova = cmd->iova,
+		.pin = { .data = cmd->data, .limit = UINT64_MAX },
+	};
 	struct iova_bitmap *bitmap;
-	uint64_t last;
+	uint64_t last, length = cmd->length;
 
+	/* Linux iommufd_check_iova_range(), in its order. */
 	if (__builtin_add_overflow(cmd->iova, cmd->length - 1, &last))
 		return -EOVERFLOW;
 	if ((cmd->iova & (iopt->iova_alignment - 1)) ||
@@ -846,14 +928,28 @@ int iopt_read_and_clear_dirty_data(struct io_pagetable *iopt,
 	if (!domain->dirty_ops)
 		return -EOPNOTSUPP;
 
-	bitmap = iova_bitmap_alloc(cmd->iova, cmd->length, cmd->page_size,
-				   cmd->data, &uaccess_user);
+	/*
+	 * iova 0 with length 0 passes the checks above: Linux then sizes the
+	 * bitmap from length - 1, i.e. as covering all of IOVA, and walks it
+	 * (to the first hole from IOVA 0). All of IOVA but its last 8 bytes
+	 * is that bitmap and keeps its byte count from wrapping at one byte
+	 * per bit.
+	 */
+	if (!length)
+		length = UINT64_MAX - 7;
+	w.pgshift = ffs64(cmd->page_size);
+	w.ua = (struct uaccess){ .read = bitmap_pin_read,
+				 .write = bitmap_pin_write,
+				 .opaque = &w.pin };
+	bitmap = iova_bitmap_alloc(cmd->iova, length, cmd->page_size,
+				   cmd->data, &w.ua);
+	/* Any failure of Linux's iova_bitmap_alloc() is -ENOMEM. */
 	if (IS_ERR(bitmap))
 		return -ENOMEM;
 	/*
 	 * As in Linux, what the walk returns is not the ioctl's: a hole in
-	 * the range, or a bitmap window that faults, leaves the bitmap partly
-	 * filled and the call still succeeds.
+	 * the range, or a bitmap window that cannot be pinned, leaves the
+	 * bitmap partly filled and the call still succeeds.
 	 */
 	iova_bitmap_for_each(bitmap, &w, read_and_clear_window);
 	iova_bitmap_free(bitmap);
