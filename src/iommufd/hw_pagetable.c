@@ -6,8 +6,8 @@
  *
  * Linux drivers/iommu/iommufd/hw_pagetable.c; errnos and their order per
  * shared/spec/kernel-abi.md §1.4. Nested HWPTs are not emulated: the drivers
- * here have no domain_alloc_nested, so allocating one is EOPNOTSUPP and
- * invalidation finds no nested HWPT (ENOENT), as on such a kernel.
+ * here have no domain_alloc_nested, so allocating one is EOPNOTSUPP, and
+ * nothing takes an invalidation (EINVAL), as on such a kernel.
  */
 #include <errno.h>
 
@@ -202,14 +202,30 @@ int iommufd_hwpt_get_dirty_bitmap(struct iommufd_ucmd *ucmd)
 					      flags, cmd);
 }
 
+/*
+ * IOMMU_HWPT_INVALIDATE as Linux 6.13+ (hw_pagetable.c, with vIOMMUs):
+ * only a nested HWPT or a vIOMMU takes invalidations, and neither exists
+ * here, so any object found is EINVAL (6.8-6.12 looked up a nested HWPT
+ * only, which made a paging HWPT or an IOAS ENOENT). On every path,
+ * errors included, entry_num is written back with the number of entries
+ * handled: 0.
+ */
 int iommufd_hwpt_invalidate(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_invalidate *cmd = ucmd->cmd;
+	int rc;
 
 	if (cmd->__reserved)
-		return -EOPNOTSUPP;
-	if (cmd->entry_num && (!cmd->data_uptr || !cmd->entry_len))
-		return -EINVAL;
-	/* Only nested HWPTs (or vIOMMUs) take invalidations; none exist. */
-	return -ENOENT;
+		rc = -EOPNOTSUPP;
+	else if (cmd->entry_num && (!cmd->data_uptr || !cmd->entry_len))
+		rc = -EINVAL;
+	else if (!iommufd_get_object(ucmd->ictx, cmd->hwpt_id,
+				     IOMMUFD_OBJ_ANY))
+		rc = -ENOENT;
+	else
+		rc = -EINVAL;
+	cmd->entry_num = 0;
+	if (iommufd_ucmd_respond(ucmd, sizeof(*cmd)))
+		return -EFAULT;
+	return rc;
 }
