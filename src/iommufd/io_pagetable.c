@@ -240,70 +240,163 @@ static int iopt_check_iova(struct io_pagetable *iopt, uint64_t iova,
 	return 0;
 }
 
-static uint64_t align_up(uint64_t x, uint64_t a, bool *wrapped)
+/*
+ * The IOVA in use: reserved ranges and areas, as ranges sorted by start,
+ * for range_holes(). Reserved ranges go first (a few), then the areas
+ * (already sorted), so the sort has little to do.
+ */
+static struct range *iopt_used_ranges(struct io_pagetable *iopt,
+				      bool with_areas, unsigned int *n)
 {
-	uint64_t r;
+	unsigned int cnt = iopt->nresv + (with_areas ? iopt->nareas : 0);
+	struct range *used = xcalloc(cnt ? cnt : 1, sizeof(*used));
 
-	if (__builtin_add_overflow(x, a - 1, &r))
-		*wrapped = true;
-	return r & ~(a - 1);
+	if (!used)
+		return NULL;
+	for (unsigned int i = 0; i < iopt->nresv; i++)
+		used[i] = (struct range){ iopt->resv[i].start,
+					  iopt->resv[i].last };
+	for (unsigned int i = 0; with_areas && i < iopt->nareas; i++)
+		used[iopt->nresv + i] = (struct range){ iopt->areas[i]->iova,
+							iopt->areas[i]->last };
+	*n = cnt;
+	return used;
 }
 
 /*
- * Automatic IOVA: the lowest hole of @length inside the allowed ranges that
- * no reserved range or area touches, aligned at least to the length's
- * lowest set bit, and never IOVA 0.
+ * The allowed IOVA the allocator searches, as Linux walks it
+ * (interval_tree_for_each_span() over the allowed tree, bounded to
+ * [PAGE_SIZE, ULONG_MAX - PAGE_SIZE]): the allowed ranges, touching ones
+ * merged, clipped to those bounds; no allowed range means all of it.
+ */
+static struct range *iopt_allowed_spans(struct io_pagetable *iopt,
+					unsigned int *n)
+{
+	const struct range bounds = { IOPT_PAGE_SIZE,
+				      UINT64_MAX - IOPT_PAGE_SIZE };
+	struct range *spans =
+		xcalloc(iopt->nallowed ? iopt->nallowed : 1, sizeof(*spans));
+	unsigned int cnt = 0;
+
+	if (!spans)
+		return NULL;
+	if (!iopt->nallowed) {
+		spans[0] = bounds;
+		*n = 1;
+		return spans;
+	}
+	for (unsigned int i = 0; i < iopt->nallowed; i++) {
+		struct range r = { iopt->allowed[i].start,
+				   iopt->allowed[i].last };
+		unsigned int j = cnt++;
+
+		for (; j && spans[j - 1].start > r.start; j--)
+			spans[j] = spans[j - 1];
+		spans[j] = r;
+	}
+	*n = 0;
+	for (unsigned int i = 0; i < cnt; i++) {
+		struct range r = spans[i];
+
+		if (r.last < bounds.start || r.start > bounds.last)
+			continue;
+		if (r.start < bounds.start)
+			r.start = bounds.start;
+		if (r.last > bounds.last)
+			r.last = bounds.last;
+		if (*n && spans[*n - 1].last + 1 >= r.start) {
+			if (r.last > spans[*n - 1].last)
+				spans[*n - 1].last = r.last;
+			continue;
+		}
+		spans[(*n)++] = r;
+	}
+	return spans;
+}
+
+/*
+ * Linux __alloc_iova_check_range(): does [ALIGN(*start, align) | offset,
+ * last] hold @length? If so *start moves there.
+ */
+static bool alloc_iova_fits(uint64_t *start, uint64_t last, uint64_t length,
+			    uint64_t align, uint64_t page_offset)
+{
+	uint64_t at;
+
+	if (__builtin_add_overflow(*start, align - 1, &at))
+		return false;
+	at &= ~(align - 1);
+	at |= page_offset;
+	if (at >= last || last - at < length - 1)
+		return false;
+	*start = at;
+	return true;
+}
+
+/* With THP, Linux caps the alignment at HPAGE_SIZE (2 MiB on x86-64). */
+enum { IOPT_MAX_IOVA_ALIGNMENT = 2 << 20 };
+
+/*
+ * Automatic IOVA, as Linux iopt_alloc_iova(): aligned to
+ * roundup_pow_of_two(@length), lowered to the alignment of the user
+ * address @uva (when not 0), capped at HPAGE_SIZE, and EINVAL if that is
+ * below the IOAS's alignment; the user address's offset in its page is
+ * ORed in. The first allowed span, then the first hole in it between
+ * reserved ranges and areas, that holds the aligned range wins; the
+ * search starts at PAGE_SIZE, so IOVA below it is never handed out.
  */
 static int iopt_alloc_iova(struct io_pagetable *iopt, uint64_t *iova,
-			   uint64_t length)
+			   uint64_t uva, uint64_t length)
 {
-	struct iommu_iova_range all = { 0, UINT64_MAX };
-	const struct iommu_iova_range *spans = iopt->nallowed ? iopt->allowed :
-								&all;
-	unsigned int nspans = iopt->nallowed ? iopt->nallowed : 1;
-	uint64_t align = 1ULL << ffs64(length);
+	uint64_t page_offset = uva % IOPT_PAGE_SIZE, align;
+	struct range *spans = NULL, *used = NULL, *holes = NULL;
+	unsigned int nspans, nused, nholes;
+	int rc = -ENOSPC;
 
+	if (!length || length >= UINT64_MAX / 2)
+		return -EOVERFLOW;
+	align = length == 1 ? 1 : 2ULL << fls64(length - 1);
+	if (uva && (1ULL << ffs64(uva)) < align)
+		align = 1ULL << ffs64(uva);
+	if (align >= IOPT_MAX_IOVA_ALIGNMENT)
+		align = IOPT_MAX_IOVA_ALIGNMENT;
 	if (align < iopt->iova_alignment)
-		align = iopt->iova_alignment;
+		return -EINVAL;
+
+	spans = iopt_allowed_spans(iopt, &nspans);
+	used = iopt_used_ranges(iopt, true, &nused);
+	holes = xcalloc(nused + 1, sizeof(*holes));
+	if (!spans || !used || !holes) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	nholes = range_holes(used, nused, holes, nused + 1);
 	for (unsigned int s = 0; s < nspans; s++) {
-		bool wrapped = false;
-		uint64_t cur = align_up(spans[s].start ? spans[s].start : 1,
-					align, &wrapped);
+		uint64_t start = spans[s].start, last = spans[s].last;
 
-		while (!wrapped) {
-			uint64_t last, next = 0;
-			bool clash = false;
+		if (!alloc_iova_fits(&start, last, length, align, page_offset))
+			continue;
+		for (unsigned int h = 0; h < nholes; h++) {
+			uint64_t hs =
+				holes[h].start > start ? holes[h].start : start;
+			uint64_t hl =
+				holes[h].last < last ? holes[h].last : last;
 
-			if (__builtin_add_overflow(cur, length - 1, &last) ||
-			    last > spans[s].last)
-				break;
-			for (unsigned int i = 0; i < iopt->nresv; i++) {
-				const struct iopt_reserved *r = &iopt->resv[i];
-
-				if (r->start <= last && r->last >= cur) {
-					clash = true;
-					if (r->last + 1 > next)
-						next = r->last + 1;
-				}
+			if (hs > hl)
+				continue;
+			if (alloc_iova_fits(&hs, hl, length, align,
+					    page_offset)) {
+				*iova = hs;
+				rc = 0;
+				goto out_free;
 			}
-			for (struct iopt_area *a = area_first(iopt, cur, last);
-			     a; a = area_first(iopt, a->last + 1, last)) {
-				clash = true;
-				if (a->last + 1 > next)
-					next = a->last + 1;
-				if (a->last == UINT64_MAX)
-					break;
-			}
-			if (!clash) {
-				*iova = cur;
-				return 0;
-			}
-			if (!next)
-				break;
-			cur = align_up(next, align, &wrapped);
 		}
 	}
-	return -ENOSPC;
+out_free:
+	xfree(holes);
+	xfree(used);
+	xfree(spans);
+	return rc;
 }
 
 int iopt_map_user_pages(struct iommufd_host *host, struct io_pagetable *iopt,
@@ -311,20 +404,18 @@ int iopt_map_user_pages(struct iommufd_host *host, struct io_pagetable *iopt,
 			unsigned int prot, bool fixed)
 {
 	struct iopt_pages *pages;
-	uint64_t uva_last;
+	uint64_t uva_end;
 	int rc;
 
+	/* iopt_alloc_user_pages(), then iopt_alloc_area_pages(). */
+	if (__builtin_add_overflow(uva, length, &uva_end))
+		return -EOVERFLOW;
 	if (!length || (length & (iopt->iova_alignment - 1)))
 		return -EINVAL;
-	if (__builtin_add_overflow(uva, length - 1, &uva_last))
-		return -EOVERFLOW;
-	if (fixed) {
+	if (fixed)
 		rc = iopt_check_iova(iopt, *iova, length);
-	} else {
-		if (length >= UINT64_MAX / 2)
-			return -EOVERFLOW;
-		rc = iopt_alloc_iova(iopt, iova, length);
-	}
+	else
+		rc = iopt_alloc_iova(iopt, iova, uva, length);
 	if (rc)
 		return rc;
 	rc = area_check_insert(iopt, NULL, uva, prot);
@@ -339,38 +430,49 @@ int iopt_map_user_pages(struct iommufd_host *host, struct io_pagetable *iopt,
 	return rc;
 }
 
+int iopt_get_pages(struct io_pagetable *iopt, uint64_t iova, uint64_t length)
+{
+	uint64_t last, cur = iova;
+	struct iopt_area *area;
+
+	if (!length)
+		return -EINVAL;
+	if (__builtin_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	/* Contiguous areas from @iova to @last. */
+	while ((area = area_first(iopt, cur, cur))) {
+		if (area->last >= last)
+			return 0;
+		cur = area->last + 1;
+	}
+	return -ENOENT;
+}
+
 int iopt_copy(struct iommufd_host *host, struct io_pagetable *dst,
 	      struct io_pagetable *src, uint64_t src_iova, uint64_t *dst_iova,
 	      uint64_t length, unsigned int prot, bool fixed)
 {
-	uint64_t src_last, cur, base;
+	uint64_t src_last = src_iova + length - 1, cur, base;
 	struct iopt_area *area;
 	unsigned int n = 0, done = 0;
 	int rc;
 
-	if (!length)
-		return -EINVAL;
-	if (__builtin_add_overflow(src_iova, length - 1, &src_last))
-		return -EOVERFLOW;
-	/* The source must be covered by contiguous areas (iopt_get_pages). */
-	cur = src_iova;
-	for (area = area_first(src, src_iova, src_last); area;
-	     area = cur > src_last || !cur ? NULL :
-						area_first(src, cur, src_last)) {
-		if (area->iova > cur)
-			return -ENOENT;
+	/* Pieces of the source, which iopt_get_pages() found contiguous. */
+	for (cur = src_iova;; cur = area->last + 1) {
+		area = area_first(src, cur, cur);
 		n++;
 		if (area->last >= src_last)
 			break;
-		cur = area->last + 1;
 	}
-	if (!n || !area)
-		return -ENOENT;
+	area = area_first(src, src_iova, src_iova);
 
 	if (length & (dst->iova_alignment - 1))
 		return -EINVAL;
+	/* The first piece's user address guides the alignment. */
 	rc = fixed ? iopt_check_iova(dst, *dst_iova, length) :
-		     iopt_alloc_iova(dst, dst_iova, length);
+		     iopt_alloc_iova(dst, dst_iova,
+				     area_pa(area) + (src_iova - area->iova),
+				     length);
 	if (rc)
 		return rc;
 
@@ -544,41 +646,30 @@ int iopt_set_allow_iova(struct io_pagetable *iopt,
 
 /*
  * The holes between reserved ranges: what IOAS_IOVA_RANGES and the VFIO
- * IOVA_RANGE capability report. Fills up to @max, returns how many there are.
+ * IOVA_RANGE capability report. Fills up to @max, returns how many there
+ * are, or -ENOMEM.
  */
-unsigned int iopt_iova_ranges(struct io_pagetable *iopt,
-			      struct iommu_iova_range *out, unsigned int max)
+int iopt_iova_ranges(struct io_pagetable *iopt, struct iommu_iova_range *out,
+		     unsigned int max)
 {
-	uint64_t cur = 0;
-	unsigned int n = 0;
+	struct range *used, *holes = NULL;
+	unsigned int nused, n;
 
-	/* Sort by start (insertion sort: a handful of ranges). */
-	for (unsigned int i = 1; i < iopt->nresv; i++) {
-		struct iopt_reserved r = iopt->resv[i];
-		unsigned int j = i;
-
-		for (; j && iopt->resv[j - 1].start > r.start; j--)
-			iopt->resv[j] = iopt->resv[j - 1];
-		iopt->resv[j] = r;
+	used = iopt_used_ranges(iopt, false, &nused);
+	if (max)
+		holes = xcalloc(max, sizeof(*holes));
+	if (!used || (max && !holes)) {
+		xfree(used);
+		xfree(holes);
+		return -ENOMEM;
 	}
-	for (unsigned int i = 0; i < iopt->nresv; i++) {
-		const struct iopt_reserved *r = &iopt->resv[i];
-
-		if (r->start > cur) {
-			if (n < max)
-				out[n] = (struct iommu_iova_range){ cur,
-								    r->start - 1 };
-			n++;
-		}
-		if (r->last >= cur) {
-			if (r->last == UINT64_MAX)
-				return n;
-			cur = r->last + 1;
-		}
-	}
-	if (n < max)
-		out[n] = (struct iommu_iova_range){ cur, UINT64_MAX };
-	return n + 1;
+	n = range_holes(used, nused, holes, max);
+	for (unsigned int i = 0; i < n && i < max; i++)
+		out[i] = (struct iommu_iova_range){ holes[i].start,
+						    holes[i].last };
+	xfree(holes);
+	xfree(used);
+	return (int)n;
 }
 
 static uint64_t domain_min_pgsize(const struct iommu_domain *domain)
@@ -941,8 +1032,8 @@ int iopt_read_and_clear_dirty_data(struct io_pagetable *iopt,
 	w.ua = (struct uaccess){ .read = bitmap_pin_read,
 				 .write = bitmap_pin_write,
 				 .opaque = &w.pin };
-	bitmap = iova_bitmap_alloc(cmd->iova, length, cmd->page_size,
-				   cmd->data, &w.ua);
+	bitmap = iova_bitmap_alloc(cmd->iova, length, cmd->page_size, cmd->data,
+				   &w.ua);
 	/* Any failure of Linux's iova_bitmap_alloc() is -ENOMEM. */
 	if (IS_ERR(bitmap))
 		return -ENOMEM;

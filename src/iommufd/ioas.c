@@ -60,21 +60,24 @@ int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd)
 	struct iommu_iova_range *ranges;
 	struct iommufd_ioas *ioas;
 	unsigned int total, max = cmd->num_iovas;
-	int rc = 0;
+	int rc;
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
 	if (!ioas)
 		return -ENOENT;
-	total = iopt_iova_ranges(&ioas->iopt, NULL, 0);
+	rc = iopt_iova_ranges(&ioas->iopt, NULL, 0);
+	if (rc < 0)
+		return rc;
+	total = (unsigned int)rc;
 	ranges = xcalloc(total, sizeof(*ranges));
 	if (!ranges)
 		return -ENOMEM;
-	iopt_iova_ranges(&ioas->iopt, ranges, total);
-	if (copy_to_user(cmd->allowed_iovas, ranges,
-			 (total < max ? total : max) * sizeof(*ranges)))
-		rc = -EFAULT;
+	rc = iopt_iova_ranges(&ioas->iopt, ranges, total);
+	if (rc >= 0)
+		rc = copy_to_user(cmd->allowed_iovas, ranges,
+				  (total < max ? total : max) * sizeof(*ranges));
 	xfree(ranges);
 	if (rc)
 		return rc;
@@ -173,9 +176,13 @@ int iommufd_ioas_copy(struct iommufd_ucmd *ucmd)
 	if (!(cmd->flags &
 	      (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
 		return -EINVAL;
+	/* The source range is resolved before the destination is looked up. */
 	src = iommufd_get_ioas(ucmd->ictx, cmd->src_ioas_id);
 	if (!src)
 		return -ENOENT;
+	rc = iopt_get_pages(&src->iopt, cmd->src_iova, cmd->length);
+	if (rc)
+		return rc;
 	dst = iommufd_get_ioas(ucmd->ictx, cmd->dst_ioas_id);
 	if (!dst)
 		return -ENOENT;

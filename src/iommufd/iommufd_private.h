@@ -163,6 +163,11 @@ void iopt_destroy(struct iommufd_host *host, struct io_pagetable *iopt);
 int iopt_map_user_pages(struct iommufd_host *host, struct io_pagetable *iopt,
 			uint64_t *iova, uint64_t uva, uint64_t length,
 			unsigned int prot, bool fixed);
+/*
+ * iopt_get_pages() - is [@iova, @iova + @length) covered by contiguous
+ * areas? 0; -EINVAL for length 0, -EOVERFLOW, -ENOENT. iopt_copy() needs it.
+ */
+int iopt_get_pages(struct io_pagetable *iopt, uint64_t iova, uint64_t length);
 int iopt_copy(struct iommufd_host *host, struct io_pagetable *dst,
 	      struct io_pagetable *src, uint64_t src_iova, uint64_t *dst_iova,
 	      uint64_t length, unsigned int prot, bool fixed);
@@ -175,8 +180,8 @@ int iopt_reserve_iova(struct io_pagetable *iopt, uint64_t start, uint64_t last,
 void iopt_remove_reserved_iova(struct io_pagetable *iopt, const void *owner);
 int iopt_set_allow_iova(struct io_pagetable *iopt,
 			const struct iommu_iova_range *ranges, unsigned int n);
-unsigned int iopt_iova_ranges(struct io_pagetable *iopt,
-			      struct iommu_iova_range *out, unsigned int max);
+int iopt_iova_ranges(struct io_pagetable *iopt, struct iommu_iova_range *out,
+		     unsigned int max);
 int iopt_table_add_domain(struct iommufd_host *host, struct io_pagetable *iopt,
 			  struct iommu_domain *domain);
 void iopt_table_remove_domain(struct iommufd_host *host,

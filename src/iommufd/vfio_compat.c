@@ -192,7 +192,10 @@ static int compat_get_info(struct iommufd_ctx *ictx, uint64_t arg)
 		return -ENODEV;
 	iopt = &ictx->vfio_ioas->iopt;
 
-	n = iopt_iova_ranges(iopt, NULL, 0);
+	rc = iopt_iova_ranges(iopt, NULL, 0);
+	if (rc < 0)
+		return rc;
+	n = (unsigned int)rc;
 	len = sizeof(*iovas) + n * sizeof(iovas->iova_ranges[0]);
 	iovas = xzalloc(len);
 	ranges = xcalloc(n, sizeof(*ranges));
