@@ -190,4 +190,101 @@ int vmm_pt_dirty_sync(struct vmm_pt *pt, struct vmm_dirty *dirty,
 const char *vmm_tracker_name(enum vmm_tracker t);
 int vmm_tracker_parse(const char *name, enum vmm_tracker *t);
 
+/* ---- the KVM virtual machine ---- */
+
+struct vmm_config {
+	uint64_t mem;			/* bytes of RAM, a multiple of 2 MiB */
+	unsigned int vcpus;
+	bool hugetlb;			/* back RAM with hugetlb pages */
+	bool dirty_ring;		/* KVM dirty ring instead of the bitmap */
+	uint32_t ring_entries;		/* per vCPU, a power of two */
+	/* The guest workload. */
+	uint64_t ram_ws;		/* bytes the RAM writer dirties; 0: all */
+	uint64_t ram_rate;		/* pages per second; 0: unlimited */
+	uint64_t dma_window;		/* bytes each device writes */
+	uint64_t dma_rate;		/* bytes per second per device; 0: max */
+	uint32_t dma_block;		/* bytes per DMA write */
+	uint32_t dma_pattern;		/* DMA_PATTERN_* */
+	/* Passthrough devices 0..ndevices-1. */
+	unsigned int ndevices;
+	struct vmm_pt_config pt;
+	/* Set up everything but start nothing (a migration destination). */
+	bool incoming;
+	const struct iod_log *log;
+};
+
+/* What the guest reports about itself (sum over vCPUs). */
+struct vmm_guest_stats {
+	uint64_t alive;			/* loop iterations */
+	uint64_t ram_pass;		/* highest pass being written */
+	uint64_t ram_pages;		/* pages written */
+	uint64_t dma_good;		/* well-formed DMA blocks seen */
+	uint64_t dma_bad;		/* malformed or misplaced ones */
+	uint64_t dma_bad_gpa;
+	uint64_t dma_started;		/* devices the driver started */
+};
+
+/* One dirty sync: where the dirty pages came from, and what it cost. */
+struct vmm_sync_stats {
+	uint64_t cpu_pages;		/* KVM reported */
+	uint64_t dma_pages;		/* the tracker reported */
+	uint64_t union_pages;		/* dirty in the global bitmap after */
+	uint64_t kvm_ns;
+	uint64_t pt_ns;
+};
+
+struct vmm;
+
+/**
+ * vmm_available() - can this machine run a VM? 0, or -errno with @msg
+ * saying plainly why not (no /dev/kvm, no permission, wrong API version).
+ */
+int vmm_available(char *msg, size_t msglen);
+
+/**
+ * vmm_create() - a VM: RAM, vCPUs (not running), the payload and its
+ * parameters in RAM, the passthrough devices opened, attached and given
+ * guest RAM (IOVA = GPA), their BARs mapped into the guest.
+ * Return: 0, or -errno with @msg.
+ */
+int vmm_create(const struct vmm_config *cfg, struct vmm **out, char *msg,
+	       size_t msglen);
+void vmm_destroy(struct vmm *vm);
+
+/** vmm_start() - run the vCPUs (the guest starts its devices itself). */
+int vmm_start(struct vmm *vm);
+/** vmm_pause() - stop every vCPU; returns when none is in the guest. */
+void vmm_pause(struct vmm *vm);
+void vmm_resume(struct vmm *vm);
+/** vmm_failed() - a vCPU stopped on an error: the message, or NULL. */
+const char *vmm_failed(struct vmm *vm);
+
+struct vmm_pt *vmm_passthrough(struct vmm *vm);
+const struct vmm_config *vmm_config(const struct vmm *vm);
+
+/** vmm_ram() - the RAM regions: how many, and each one's GPA/size/HVA. */
+unsigned int vmm_ram(const struct vmm *vm, uint64_t *gpa, uint64_t *size,
+		     uint8_t **hva);
+
+void vmm_guest_stats(const struct vmm *vm, struct vmm_guest_stats *st);
+
+/**
+ * vmm_dirty_log_start() - KVM dirty logging on every RAM slot and the
+ * passthrough tracker started (vmm_pt_dirty_start). Stop undoes both.
+ */
+int vmm_dirty_log_start(struct vmm *vm, char *msg, size_t msglen);
+void vmm_dirty_log_stop(struct vmm *vm);
+
+/**
+ * vmm_dirty_sync() - one sync: the KVM log (bitmap, cleared with
+ * KVM_CLEAR_DIRTY_LOG; or the dirty rings) and the passthrough tracker,
+ * OR-ed into @dirty, with counts and times in @st.
+ * Return: 0, or -errno with @msg (a tracker failing).
+ */
+int vmm_dirty_sync(struct vmm *vm, struct vmm_dirty *dirty,
+		   struct vmm_sync_stats *st, char *msg, size_t msglen);
+
+/** vmm_dirty_init_ram() - a clean global bitmap over this VM's RAM. */
+int vmm_dirty_init_ram(const struct vmm *vm, struct vmm_dirty *d);
+
 #endif
