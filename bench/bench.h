@@ -17,6 +17,8 @@
 #include <stdio.h>
 
 #include <iodirty/compiler.h>
+#include <iodirty/json.h>
+#include <iodirty/parse.h>
 
 struct bench {
 	const char *name;
@@ -73,18 +75,7 @@ unsigned int bench_cpu_count(void);
  */
 int bench_cpu_model(char *buf, size_t len);
 
-/**
- * bench_parse_u64() - a whole decimal string, no sign, no trailing bytes.
- * Return: 0, -EINVAL when @s is not a number, -ERANGE when it overflows.
- */
-int bench_parse_u64(const char *s, uint64_t *v);
 
-/**
- * bench_parse_u64_list() - "a,b,c" into @v (at most @max values).
- * Return: 0 and *@n, -EINVAL for an empty item or a non-number, -ERANGE for
- * an overflow, -E2BIG for more than @max items.
- */
-int bench_parse_u64_list(const char *s, uint64_t *v, size_t max, size_t *n);
 
 /**
  * bench_usage_error() - "iodirty bench NAME: <msg>" and the bench's usage
@@ -94,32 +85,6 @@ int bench_parse_u64_list(const char *s, uint64_t *v, size_t max, size_t *n);
 int bench_usage_error(const char *name, const char *usage, const char *fmt, ...)
 	__printf(3, 4);
 
-/*
- * A JSON writer for one object on a stream. Members of containers nested
- * at most @wrap_depth deep each start a new, indented line; deeper ones stay
- * on their parent's line (so an array of flat rows prints one row a line).
- * Keys are NULL inside arrays. Non-finite doubles print as null.
- */
-#define BENCH_JSON_MAX_DEPTH 8
 
-struct bench_json {
-	FILE *f;
-	unsigned int depth;
-	unsigned int wrap_depth;
-	bool has_member[BENCH_JSON_MAX_DEPTH];
-	char closer[BENCH_JSON_MAX_DEPTH];
-};
-
-void bench_json_init(struct bench_json *j, FILE *f, unsigned int wrap_depth);
-/**
- * bench_json_open() - start an object ('{') or array ('[') member; at most
- * BENCH_JSON_MAX_DEPTH - 1 containers deep.
- */
-void bench_json_open(struct bench_json *j, const char *key, char bracket);
-/** bench_json_close() - end the innermost container; the last adds "\n". */
-void bench_json_close(struct bench_json *j);
-void bench_json_str(struct bench_json *j, const char *key, const char *val);
-void bench_json_u64(struct bench_json *j, const char *key, uint64_t val);
-void bench_json_double(struct bench_json *j, const char *key, double val);
 
 #endif

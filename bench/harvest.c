@@ -635,72 +635,72 @@ static void print_footer(const struct harvest_row *rows, size_t nrows)
 static void print_json(const struct harvest_opts *o,
 		       const struct harvest_row *rows, size_t nrows)
 {
-	struct bench_json j;
+	struct json j;
 	char model[128];
 
 	bench_cpu_model(model, sizeof(model));
-	bench_json_init(&j, stdout, 2);
-	bench_json_open(&j, NULL, '{');
-	bench_json_str(&j, "bench", NAME);
-	bench_json_str(&j, "format", pt_format_name(o->format));
-	bench_json_u64(&j, "cpus", bench_cpu_count());
-	bench_json_str(&j, "cpu_model", model);
-	bench_json_u64(&j, "reps", o->reps);
-	bench_json_u64(&j, "bitmap_page_size", BITMAP_PAGE);
-	bench_json_u64(&j, "iova_base", HARVEST_IOVA);
-	bench_json_u64(&j, "va_lg2", HARVEST_VA_LG2);
-	bench_json_u64(&j, "seed", HARVEST_SEED);
-	bench_json_double(&j, "target_ratio_4k", TARGET_RATIO);
-	bench_json_open(&j, "rows", '[');
+	json_init(&j, stdout, 2);
+	json_open(&j, NULL, '{');
+	json_str(&j, "bench", NAME);
+	json_str(&j, "format", pt_format_name(o->format));
+	json_u64(&j, "cpus", bench_cpu_count());
+	json_str(&j, "cpu_model", model);
+	json_u64(&j, "reps", o->reps);
+	json_u64(&j, "bitmap_page_size", BITMAP_PAGE);
+	json_u64(&j, "iova_base", HARVEST_IOVA);
+	json_u64(&j, "va_lg2", HARVEST_VA_LG2);
+	json_u64(&j, "seed", HARVEST_SEED);
+	json_double(&j, "target_ratio_4k", TARGET_RATIO);
+	json_open(&j, "rows", '[');
 	for (size_t i = 0; i < nrows; i++) {
 		const struct harvest_row *row = &rows[i];
 		double nl = (double)row->nleaves;
 
-		bench_json_open(&j, NULL, '{');
-		bench_json_str(&j, "format", pt_format_name(o->format));
-		bench_json_u64(&j, "size_gib", row->size_gib);
-		bench_json_u64(&j, "leaf", row->leaf);
-		bench_json_u64(&j, "leaf_ptes", row->nleaves);
-		bench_json_u64(&j, "dirty_pct", row->dirty_pct);
-		bench_json_u64(&j, "dirty_leaves", row->dirty_leaves);
-		bench_json_u64(&j, "pages_reported", row->pages_reported);
-		bench_json_double(&j, "rac_ns_per_page",
+		json_open(&j, NULL, '{');
+		json_str(&j, "format", pt_format_name(o->format));
+		json_u64(&j, "size_gib", row->size_gib);
+		json_u64(&j, "leaf", row->leaf);
+		json_u64(&j, "leaf_ptes", row->nleaves);
+		json_u64(&j, "dirty_pct", row->dirty_pct);
+		json_u64(&j, "dirty_leaves", row->dirty_leaves);
+		json_u64(&j, "pages_reported", row->pages_reported);
+		json_double(&j, "rac_ns_per_page",
 				  (double)row->rac_min / nl);
-		bench_json_double(&j, "rac_us_per_gib",
+		json_double(&j, "rac_us_per_gib",
 				  per_gib_us(row, row->rac_min));
-		bench_json_double(&j, "rac_us_per_gib_median",
+		json_double(&j, "rac_us_per_gib_median",
 				  per_gib_us(row, row->rac_med));
-		bench_json_double(&j, "noclear_ns_per_page",
+		json_double(&j, "noclear_ns_per_page",
 				  (double)row->nc_min / nl);
-		bench_json_double(&j, "noclear_us_per_gib",
+		json_double(&j, "noclear_us_per_gib",
 				  per_gib_us(row, row->nc_min));
-		bench_json_double(&j, "noclear_us_per_gib_median",
+		json_double(&j, "noclear_us_per_gib_median",
 				  per_gib_us(row, row->nc_med));
-		bench_json_double(&j, "floor_us_per_gib",
+		json_double(&j, "floor_us_per_gib",
 				  per_gib_us(row, row->floor_min));
-		bench_json_double(&j, "floor_us_per_gib_median",
+		json_double(&j, "floor_us_per_gib_median",
 				  per_gib_us(row, row->floor_med));
-		bench_json_double(&j, "floor_gbytes_per_s",
+		json_double(&j, "floor_gbytes_per_s",
 				  nl * 8 / (double)row->floor_min);
-		bench_json_double(&j, "ratio_rac_to_floor",
+		json_double(&j, "ratio_rac_to_floor",
 				  ratio(row->rac_min, row->floor_min));
-		bench_json_double(&j, "ratio_noclear_to_floor",
+		json_double(&j, "ratio_noclear_to_floor",
 				  ratio(row->nc_min, row->floor_min));
-		bench_json_double(&j, "ratio_rac_to_floor_median",
+		json_double(&j, "ratio_rac_to_floor_median",
 				  ratio(row->rac_med, row->floor_med));
-		bench_json_double(&j, "pt_bytes_per_gib",
+		json_double(&j, "pt_bytes_per_gib",
 				  (double)row->pt_bytes /
 					  (double)row->size_gib);
-		bench_json_double(&j, "hw_layout_bytes_per_gib",
+		json_double(&j, "hw_layout_bytes_per_gib",
 				  (double)row->hw_bytes /
 					  (double)row->size_gib);
-		bench_json_double(&j, "rss_bytes_per_gib",
+		json_double(&j, "rss_bytes_per_gib",
 				  (double)row->rss_bytes /
 					  (double)row->size_gib);
-		bench_json_close(&j);
+		json_close(&j);
 	}
-	bench_json_close(&j);
-	bench_json_close(&j);
+	json_close(&j);
+	json_close(&j);
 }
 
 enum { HARVEST_RUN, HARVEST_HELP, HARVEST_BAD };
@@ -757,7 +757,7 @@ static int harvest_parse(int argc, char **argv, struct harvest_opts *o)
 				return HARVEST_BAD;
 			}
 		} else if (opt_is(arg, klen, "--sizes")) {
-			rc = bench_parse_u64_list(val, o->sizes, MAX_SIZES,
+			rc = parse_u64_list(val, o->sizes, MAX_SIZES,
 						  &o->nsizes);
 			for (size_t s = 0; !rc && s < o->nsizes; s++)
 				if (!o->sizes[s] || o->sizes[s] > MAX_SIZE_GIB)
@@ -771,7 +771,7 @@ static int harvest_parse(int argc, char **argv, struct harvest_opts *o)
 			}
 			have_sizes = true;
 		} else {
-			if (bench_parse_u64(val, &o->reps) || !o->reps ||
+			if (parse_u64(val, &o->reps) || !o->reps ||
 			    o->reps > MAX_REPS) {
 				bench_usage_error(NAME, u,
 						  "--reps '%s': a count 1..%d",
