@@ -813,17 +813,23 @@ void iopt_enable_large_pages(struct io_pagetable *iopt)
 	iopt->iova_alignment = iopt_calc_alignment(iopt, NULL);
 }
 
-/* VFIO_IOMMU_GET_INFO's iova_pgsizes: sizes every domain can use. */
+/*
+ * VFIO_IOMMU_GET_INFO's iova_pgsizes, as Linux iommufd_get_pagesizes(): the
+ * sizes every domain takes, with those below PAGE_SIZE folded into PAGE_SIZE
+ * (as vfio_update_pgsize_bitmap() does), then at least the IOVA alignment,
+ * as a number. Large pages being off does not show here.
+ */
 uint64_t iopt_pgsizes(struct io_pagetable *iopt)
 {
 	uint64_t sizes = UINT64_MAX;
 
 	for (unsigned int i = 0; i < iopt->ndomains; i++)
 		sizes &= iopt->domains[i]->pgsizes;
-	if (iopt->disable_large_pages)
-		sizes &= (IOPT_PAGE_SIZE << 1) - 1;
-	sizes &= ~(iopt->iova_alignment - 1);
-	return sizes ? sizes : IOPT_PAGE_SIZE;
+	if (sizes & (IOPT_PAGE_SIZE - 1)) {
+		sizes &= ~(uint64_t)(IOPT_PAGE_SIZE - 1);
+		sizes |= IOPT_PAGE_SIZE;
+	}
+	return sizes > iopt->iova_alignment ? sizes : iopt->iova_alignment;
 }
 
 int iopt_access_rw(struct io_pagetable *iopt, uint64_t iova, void *buf,

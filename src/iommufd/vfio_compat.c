@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include <iodirty/alloc.h>
+#include <iodirty/err.h>
 #include <iodirty/uaccess.h>
 #include <iodirty/uapi/vfio.h>
+#include <iodirty/vfio_caps.h>
 
 #include "iommufd_private.h"
 
@@ -44,6 +46,12 @@ int iommufd_vfio_ioas(struct iommufd_ucmd *ucmd)
 	default:
 		return -EOPNOTSUPP;
 	}
+}
+
+/* Linux get_compat_ioas(): the IOAS the VFIO ioctls act on, or ENODEV. */
+static struct iommufd_ioas *get_compat_ioas(struct iommufd_ctx *ictx)
+{
+	return ictx->vfio_ioas ? ictx->vfio_ioas : ERR_PTR(-ENODEV);
 }
 
 static int compat_check_extension(unsigned long type)
@@ -136,37 +144,49 @@ static int compat_unmap_dma(struct iommufd_ctx *ictx, uint64_t arg)
 	return copy_to_user(arg, &unmap, minsz) ? -EFAULT : 0;
 }
 
-/*
- * A capability written at @at if it fits in what is left of the caller's
- * argsz; its size is returned either way, so argsz can be reported.
- */
-struct cap_writer {
-	uint64_t arg;
-	uint32_t argsz;
-	uint32_t total;		/* bytes used so far, info struct included */
-	uint32_t last_cap;	/* offset of the previous cap, 0 if none */
-};
-
-static int cap_put(struct cap_writer *w, const void *cap, uint32_t len)
+/* The IOVA_RANGE cap: each range written if it fits, the header if all does. */
+static int compat_cap_iova(struct vfio_caps *w, struct io_pagetable *iopt)
 {
-	uint32_t aligned = (len + 7) & ~7u;
+	struct vfio_iommu_type1_info_cap_iova_range cap = {
+		.header = { .id = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+			    .version = 1 },
+	};
+	struct iommu_iova_range *ranges;
+	uint32_t len;
+	int rc, n;
 
-	if (w->argsz >= w->total + len) {
-		if (copy_to_user(w->arg + w->total, cap, len))
-			return -EFAULT;
-		/* Chain the previous cap to this one. */
-		if (w->last_cap &&
-		    copy_to_user(w->arg + w->last_cap +
-					 offsetof(struct vfio_info_cap_header,
-						  next),
-				 &w->total, sizeof(w->total)))
-			return -EFAULT;
+	n = iopt_iova_ranges(iopt, NULL, 0);
+	if (n < 0)
+		return n;
+	ranges = xcalloc((size_t)n, sizeof(*ranges));
+	if (!ranges)
+		return -ENOMEM;
+	rc = iopt_iova_ranges(iopt, ranges, (unsigned int)n);
+	if (rc < 0)
+		goto out_free;
+	cap.nr_iovas = (uint32_t)n;
+	len = sizeof(cap) + (uint32_t)n * sizeof(struct vfio_iova_range);
+	rc = 0;
+	for (int i = 0; i < n && !rc; i++) {
+		struct vfio_iova_range r = { ranges[i].start, ranges[i].last };
+
+		rc = vfio_caps_write(w, sizeof(cap) + i * sizeof(r), &r,
+				     sizeof(r));
 	}
-	w->last_cap = w->total;
-	w->total += aligned;
-	return 0;
+	if (!rc && vfio_caps_room(w) >= len)
+		rc = vfio_caps_write(w, 0, &cap, sizeof(cap));
+	if (!rc)
+		rc = vfio_caps_next(w, len);
+out_free:
+	xfree(ranges);
+	return rc;
 }
 
+/*
+ * VFIO_IOMMU_GET_INFO, as Linux iommufd_vfio_iommu_get_info(): the
+ * DMA_AVAIL cap (U32_MAX) then the IOVA_RANGE cap, written as far as argsz
+ * reaches (vfio_caps.h); no MIGRATION cap.
+ */
 static int compat_get_info(struct iommufd_ctx *ictx, uint64_t arg)
 {
 	size_t minsz = offsetofend(struct vfio_iommu_type1_info, iova_pgsizes);
@@ -174,13 +194,9 @@ static int compat_get_info(struct iommufd_ctx *ictx, uint64_t arg)
 		.header = { .id = VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, .version = 1 },
 		.avail = UINT32_MAX,
 	};
-	struct vfio_iommu_type1_info_cap_iova_range *iovas;
 	struct vfio_iommu_type1_info info = { 0 };
-	struct iommu_iova_range *ranges;
-	struct io_pagetable *iopt;
-	struct cap_writer w;
-	unsigned int n;
-	uint32_t len;
+	struct iommufd_ioas *ioas;
+	struct vfio_caps w;
 	int rc;
 
 	if (copy_from_user(&info, arg, minsz))
@@ -188,48 +204,21 @@ static int compat_get_info(struct iommufd_ctx *ictx, uint64_t arg)
 	if (info.argsz < minsz)
 		return -EINVAL;
 	minsz = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
-	if (!ictx->vfio_ioas)
-		return -ENODEV;
-	iopt = &ictx->vfio_ioas->iopt;
+	ioas = get_compat_ioas(ictx);
+	if (IS_ERR(ioas))
+		return (int)PTR_ERR(ioas);
 
-	rc = iopt_iova_ranges(iopt, NULL, 0);
-	if (rc < 0)
-		return rc;
-	n = (unsigned int)rc;
-	len = sizeof(*iovas) + n * sizeof(iovas->iova_ranges[0]);
-	iovas = xzalloc(len);
-	ranges = xcalloc(n, sizeof(*ranges));
-	if (!iovas || !ranges) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
-	iopt_iova_ranges(iopt, ranges, n);
-	iovas->header.id = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE;
-	iovas->header.version = 1;
-	iovas->nr_iovas = n;
-	for (unsigned int i = 0; i < n; i++) {
-		iovas->iova_ranges[i].start = ranges[i].start;
-		iovas->iova_ranges[i].end = ranges[i].last;
-	}
-
-	w = (struct cap_writer){ .arg = arg, .argsz = info.argsz,
-				 .total = sizeof(info) };
-	rc = cap_put(&w, &avail, sizeof(avail));
+	vfio_caps_init(&w, arg, info.argsz, sizeof(info));
+	rc = vfio_caps_add(&w, &avail, sizeof(avail));
 	if (!rc)
-		rc = cap_put(&w, iovas, len);
+		rc = compat_cap_iova(&w, &ioas->iopt);
 	if (rc)
-		goto out_free;
-
+		return rc;
 	info.flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
-	info.iova_pgsizes = iopt_pgsizes(iopt);
-	/* Caps are only pointed to when all of them fitted. */
-	info.cap_offset = info.argsz >= w.total ? sizeof(info) : 0;
+	info.iova_pgsizes = iopt_pgsizes(&ioas->iopt);
+	info.cap_offset = vfio_caps_all_fit(&w) ? sizeof(info) : 0;
 	info.argsz = w.total;
-	rc = copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
-out_free:
-	xfree(ranges);
-	xfree(iovas);
-	return rc;
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
 long iommufd_vfio_ioctl(struct iommufd_ctx *ictx, unsigned int cmd,
