@@ -51,6 +51,8 @@ iommufd_hwpt_paging_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 	hwpt->ioas = ioas;
 	hwpt->domain = domain;
 	hwpt->auto_domain = auto_domain;
+	/* No emulated IOMMU reports IOMMU_CAP_ENFORCE_CACHE_COHERENCY. */
+	hwpt->enforce_cache_coherency = false;
 	return hwpt;
 
 err_abort:

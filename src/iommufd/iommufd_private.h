@@ -110,11 +110,18 @@ struct iommufd_ioas {
 	unsigned int nhwpts;
 };
 
+/*
+ * @enforce_cache_coherency: its domain was made to force snooping
+ * (Linux iommufd_hwpt_paging_enforce_cc()), which happens for devices whose
+ * IOMMU reports IOMMU_CAP_ENFORCE_CACHE_COHERENCY. No emulated driver
+ * reports it (the selftest mock does not in Linux either), so it is false.
+ */
 struct iommufd_hwpt_paging {
 	struct iommufd_object obj;
 	struct iommufd_ioas *ioas;
 	struct iommu_domain *domain;
 	bool auto_domain;
+	bool enforce_cache_coherency;
 };
 
 struct iommufd_device {

@@ -54,7 +54,23 @@ static struct iommufd_ioas *get_compat_ioas(struct iommufd_ctx *ictx)
 	return ictx->vfio_ioas ? ictx->vfio_ioas : ERR_PTR(-ENODEV);
 }
 
-static int compat_check_extension(unsigned long type)
+/*
+ * VFIO_DMA_CC_IOMMU, as Linux iommufd_vfio_cc_iommu(): 1 when every HWPT
+ * on the compat IOAS enforces cache coherency (none at all included).
+ */
+static int compat_cc_iommu(struct iommufd_ctx *ictx)
+{
+	struct iommufd_ioas *ioas = get_compat_ioas(ictx);
+
+	if (IS_ERR(ioas))
+		return (int)PTR_ERR(ioas);
+	for (unsigned int i = 0; i < ioas->nhwpts; i++)
+		if (!ioas->hwpts[i]->enforce_cache_coherency)
+			return 0;
+	return 1;
+}
+
+static int compat_check_extension(struct iommufd_ctx *ictx, unsigned long type)
 {
 	switch (type) {
 	case VFIO_TYPE1_IOMMU:
@@ -62,7 +78,7 @@ static int compat_check_extension(unsigned long type)
 	case VFIO_UNMAP_ALL:
 		return 1;
 	case VFIO_DMA_CC_IOMMU:
-		return 1;	/* every emulated IOMMU is coherent */
+		return compat_cc_iommu(ictx);
 	default:
 		return 0;
 	}
@@ -228,7 +244,7 @@ long iommufd_vfio_ioctl(struct iommufd_ctx *ictx, unsigned int cmd,
 	case VFIO_GET_API_VERSION:
 		return VFIO_API_VERSION;
 	case VFIO_CHECK_EXTENSION:
-		return compat_check_extension(arg);
+		return compat_check_extension(ictx, arg);
 	case VFIO_SET_IOMMU:
 		return compat_set_iommu(ictx, arg);
 	case VFIO_IOMMU_MAP_DMA:
