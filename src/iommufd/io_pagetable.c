@@ -6,10 +6,12 @@
  * Behaviour of Linux drivers/iommu/iommufd/io_pagetable.c, per
  * shared/spec/kernel-abi.md §1.4 and §2.2-2.3: EEXIST for an overlapping
  * fixed map, EINVAL for reserved IOVA, ENOENT for an unmap that would cut an
- * area (and for one that finds nothing), the IOVA alignment the largest of
- * the domains' smallest page sizes, reserved IOVA outside each domain's
- * aperture, dirty state cleared before tracking is enabled, and dirty reads
- * walking contiguous areas window by window.
+ * area (one that finds nothing unmaps 0 bytes; IOAS_UNMAP makes that ENOENT),
+ * areas cut only for the VFIO compat unmap (iopt_cut_iova()), the IOVA
+ * alignment the largest of the domains' smallest page sizes, reserved IOVA
+ * outside each domain's aperture, automatic IOVA as iopt_alloc_iova(), dirty
+ * state cleared before tracking is enabled, and dirty reads walking
+ * contiguous areas window by window.
  */
 #include <errno.h>
 #include <string.h>
@@ -115,9 +117,21 @@ static uint64_t iopt_map_limit(struct io_pagetable *iopt)
 	return iopt->disable_large_pages ? (IOPT_PAGE_SIZE << 1) - 1 : 0;
 }
 
+/*
+ * An area with neither read nor write (only VFIO_IOMMU_MAP_DMA with flags 0
+ * makes one) gives DMA nothing to use: it is not put into the domains,
+ * whose page tables take no such entry; DMA there faults either way.
+ */
+static bool area_has_access(const struct iopt_area *area)
+{
+	return area->prot & (PT_PROT_READ | PT_PROT_WRITE);
+}
+
 static int area_map_domain(struct io_pagetable *iopt, struct iopt_area *area,
 			   struct iommu_domain *domain)
 {
+	if (!area_has_access(area))
+		return 0;
 	return pt_map_pgsizes(domain->pt, area->iova, area_pa(area),
 			      area->last - area->iova + 1, area->prot,
 			      iopt_map_limit(iopt));
@@ -126,7 +140,8 @@ static int area_map_domain(struct io_pagetable *iopt, struct iopt_area *area,
 static void area_unmap_domain(struct iopt_area *area,
 			      struct iommu_domain *domain)
 {
-	pt_unmap(domain->pt, area->iova, area->last - area->iova + 1);
+	if (area_has_access(area))
+		pt_unmap(domain->pt, area->iova, area->last - area->iova + 1);
 }
 
 /* Put a new area into every domain; on failure none keeps it. */
@@ -518,16 +533,15 @@ err_undo:
 }
 
 /*
- * Split @area at @at (the first IOVA of the second half): only in the VFIO
- * type1 v1 compat mode, whose small pages make it possible.
+ * Split @area at @at, the first IOVA of the second half: both halves keep
+ * the pages, the domains keep the mapping.
  */
-static int area_split(struct iommufd_host *host, struct io_pagetable *iopt,
-		      struct iopt_area *area, uint64_t at)
+static int area_split(struct io_pagetable *iopt, struct iopt_area *area,
+		      uint64_t at)
 {
 	struct iopt_area *tail = xzalloc(sizeof(*tail));
 	int rc;
 
-	(void)host;
 	if (!tail)
 		return -ENOMEM;
 	*tail = *area;
@@ -547,28 +561,59 @@ static int area_split(struct iommufd_host *host, struct io_pagetable *iopt,
 	return 0;
 }
 
+/*
+ * Linux iopt_area_split(): make @iova the last byte of a piece of @area.
+ * Nothing to do when it is the area's first or last byte (the first is
+ * left alone as well, as Linux does); the cut must keep the IOVA alignment
+ * in both the IOVA and the user address (EINVAL), and is refused while
+ * a domain may hold large IOPTEs there (EINVAL).
+ */
+static int iopt_area_split(struct io_pagetable *iopt, struct iopt_area *area,
+			   uint64_t iova)
+{
+	uint64_t align = iopt->iova_alignment, new_start = iova + 1;
+
+	if (iova == area->iova || iova == area->last)
+		return 0;
+	if ((new_start & (align - 1)) ||
+	    ((area_pa(area) + (new_start - area->iova)) & (align - 1)))
+		return -EINVAL;
+	if (iopt->ndomains && !iopt->disable_large_pages)
+		return -EINVAL;
+	return area_split(iopt, area, new_start);
+}
+
+int iopt_cut_iova(struct io_pagetable *iopt, const uint64_t *iovas,
+		  unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct iopt_area *area = area_first(iopt, iovas[i], iovas[i]);
+		int rc;
+
+		if (!area)
+			continue;
+		rc = iopt_area_split(iopt, area, iovas[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int iopt_unmap_iova(struct iommufd_host *host, struct io_pagetable *iopt,
 		    uint64_t iova, uint64_t length, uint64_t *unmapped)
 {
 	struct iopt_area *area;
-	uint64_t last = iova + length - 1;
-	int rc;
+	uint64_t last;
 
 	*unmapped = 0;
+	if (!length)
+		return -EINVAL;
+	if (__builtin_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	/* Whole areas only (cuts are iopt_cut_iova()'s); none found is 0. */
 	while ((area = area_first(iopt, iova, last))) {
-		if (area->iova < iova || area->last > last) {
-			if (!iopt->allow_split)
-				return -ENOENT;
-			if (area->iova < iova) {
-				rc = area_split(host, iopt, area, iova);
-				if (rc)
-					return rc;
-				continue;
-			}
-			rc = area_split(host, iopt, area, last + 1);
-			if (rc)
-				return rc;
-		}
+		if (area->iova < iova || area->last > last)
+			return -ENOENT;
 		*unmapped += area->last - area->iova + 1;
 		area_destroy(host, iopt, area);
 	}

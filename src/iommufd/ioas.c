@@ -213,10 +213,6 @@ int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd)
 	} else {
 		if (cmd->iova >= UINT64_MAX || cmd->length >= UINT64_MAX)
 			return -EOVERFLOW;
-		if (!cmd->length)
-			return -EINVAL;
-		if (cmd->iova + cmd->length - 1 < cmd->iova)
-			return -EOVERFLOW;
 		rc = iopt_unmap_iova(ucmd->ictx->host, &ioas->iopt, cmd->iova,
 				     cmd->length, &unmapped);
 		if (rc)

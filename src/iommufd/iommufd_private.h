@@ -100,7 +100,6 @@ struct io_pagetable {
 	unsigned int ndomains;
 	uint64_t iova_alignment;
 	bool disable_large_pages;
-	bool allow_split;		/* VFIO type1 v1 compat: areas split */
 };
 
 struct iommufd_ioas {
@@ -178,8 +177,20 @@ int iopt_get_pages(struct io_pagetable *iopt, uint64_t iova, uint64_t length);
 int iopt_copy(struct iommufd_host *host, struct io_pagetable *dst,
 	      struct io_pagetable *src, uint64_t src_iova, uint64_t *dst_iova,
 	      uint64_t length, unsigned int prot, bool fixed);
+/*
+ * iopt_unmap_iova() - unmap the areas inside [@iova, @iova + @length): 0
+ * (also when there are none), -EINVAL for length 0, -EOVERFLOW, -ENOENT
+ * when an area is only partly inside; *@unmapped is what went, errors
+ * included.
+ */
 int iopt_unmap_iova(struct iommufd_host *host, struct io_pagetable *iopt,
 		    uint64_t iova, uint64_t length, uint64_t *unmapped);
+/*
+ * iopt_cut_iova() - make each of @iovas the last byte of an area piece,
+ * for the VFIO compat unmap (Linux iopt_cut_iova()): 0, -EINVAL, -ENOMEM.
+ */
+int iopt_cut_iova(struct io_pagetable *iopt, const uint64_t *iovas,
+		  unsigned int n);
 int iopt_unmap_all(struct iommufd_host *host, struct io_pagetable *iopt,
 		   uint64_t *unmapped);
 int iopt_reserve_iova(struct io_pagetable *iopt, uint64_t start, uint64_t last,

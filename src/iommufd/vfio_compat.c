@@ -86,51 +86,64 @@ static int compat_check_extension(struct iommufd_ctx *ictx, unsigned long type)
 
 static int compat_set_iommu(struct iommufd_ctx *ictx, unsigned long type)
 {
-	struct iommufd_ioas *ioas = ictx->vfio_ioas;
+	struct iommufd_ioas *ioas;
 
 	if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU)
 		return -EINVAL;
-	if (!ioas)
-		return -ENODEV;
-	if (type == VFIO_TYPE1_IOMMU) {
-		/* v1 allows cutting mappings: only with small pages. */
-		int rc = iopt_disable_large_pages(&ioas->iopt);
-
-		if (rc)
-			return rc;
-		ioas->iopt.allow_split = true;
-	}
+	ioas = get_compat_ioas(ictx);
+	if (IS_ERR(ioas))
+		return (int)PTR_ERR(ioas);
+	/*
+	 * TYPE1 (v1) may unmap inside a mapping: with large IOPTEs off, the
+	 * VFIO unmap can cut areas (compat_unmap_dma()).
+	 */
+	if (type == VFIO_TYPE1_IOMMU)
+		return iopt_disable_large_pages(&ioas->iopt);
 	return 0;
 }
 
+/*
+ * VFIO_IOMMU_MAP_DMA: always at the fixed IOVA. Flags other than READ and
+ * WRITE are EINVAL; neither is fine (Linux maps with IOMMU_CACHE alone).
+ */
 static int compat_map_dma(struct iommufd_ctx *ictx, uint64_t arg)
 {
+	size_t minsz = offsetofend(struct vfio_iommu_type1_dma_map, size);
 	struct vfio_iommu_type1_dma_map map;
 	unsigned int prot = PT_PROT_CACHE;
+	struct iommufd_ioas *ioas;
 	uint64_t iova;
 
-	if (copy_from_user(&map, arg, sizeof(map)))
+	if (copy_from_user(&map, arg, minsz))
 		return -EFAULT;
-	if (map.argsz < sizeof(map) ||
+	if (map.argsz < minsz ||
 	    (map.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)))
 		return -EINVAL;
-	if (!ictx->vfio_ioas)
-		return -ENODEV;
 	if (map.flags & VFIO_DMA_MAP_FLAG_READ)
 		prot |= PT_PROT_READ;
 	if (map.flags & VFIO_DMA_MAP_FLAG_WRITE)
 		prot |= PT_PROT_WRITE;
-	if (!(prot & (PT_PROT_READ | PT_PROT_WRITE)))
-		return -EINVAL;
+	ioas = get_compat_ioas(ictx);
+	if (IS_ERR(ioas))
+		return (int)PTR_ERR(ioas);
 	iova = map.iova;
-	return iopt_map_user_pages(ictx->host, &ictx->vfio_ioas->iopt, &iova,
-				   map.vaddr, map.size, prot, true);
+	return iopt_map_user_pages(ictx->host, &ioas->iopt, &iova, map.vaddr,
+				   map.size, prot, true);
 }
 
+/*
+ * VFIO_IOMMU_UNMAP_DMA, as Linux iommufd_vfio_unmap_dma() (with
+ * afb47765f923, "Make vfio_compats unmap succeed if the range is already
+ * empty"): only FLAG_ALL is known; with large IOPTEs off on the IOAS
+ * (TYPE1, or IOMMU_OPTION_HUGE_PAGES 0) the range's ends are cut first, so
+ * it may land inside a mapping. Unmapping nothing succeeds with size 0.
+ * Once the unmap itself ran, size is written back, errors included.
+ */
 static int compat_unmap_dma(struct iommufd_ctx *ictx, uint64_t arg)
 {
 	size_t minsz = offsetofend(struct vfio_iommu_type1_dma_unmap, size);
 	struct vfio_iommu_type1_dma_unmap unmap;
+	struct iommufd_ioas *ioas;
 	uint64_t unmapped = 0;
 	int rc;
 
@@ -138,26 +151,31 @@ static int compat_unmap_dma(struct iommufd_ctx *ictx, uint64_t arg)
 		return -EFAULT;
 	if (unmap.argsz < minsz || (unmap.flags & ~VFIO_DMA_UNMAP_FLAG_ALL))
 		return -EINVAL;
-	if (!ictx->vfio_ioas)
-		return -ENODEV;
+	ioas = get_compat_ioas(ictx);
+	if (IS_ERR(ioas))
+		return (int)PTR_ERR(ioas);
 	if (unmap.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
 		if (unmap.iova || unmap.size)
 			return -EINVAL;
-		rc = iopt_unmap_all(ictx->host, &ictx->vfio_ioas->iopt,
-				    &unmapped);
+		rc = iopt_unmap_all(ictx->host, &ioas->iopt, &unmapped);
 	} else {
-		if (!unmap.size ||
-		    unmap.iova + unmap.size - 1 < unmap.iova)
-			return -EINVAL;
-		rc = iopt_unmap_iova(ictx->host, &ictx->vfio_ioas->iopt,
-				     unmap.iova, unmap.size, &unmapped);
-		if (!rc && !unmapped)
-			rc = -ENOENT;
+		if (ioas->iopt.disable_large_pages) {
+			/* No cut before IOVA 0 (the wrap of its iova - 1). */
+			const uint64_t iovas[] = { unmap.iova + unmap.size - 1,
+						   unmap.iova - 1 };
+
+			rc = iopt_cut_iova(&ioas->iopt, iovas,
+					   unmap.iova ? 2 : 1);
+			if (rc)
+				return rc;
+		}
+		rc = iopt_unmap_iova(ictx->host, &ioas->iopt, unmap.iova,
+				     unmap.size, &unmapped);
 	}
-	if (rc)
-		return rc;
 	unmap.size = unmapped;
-	return copy_to_user(arg, &unmap, minsz) ? -EFAULT : 0;
+	if (copy_to_user(arg, &unmap, minsz))
+		rc = -EFAULT;
+	return rc;
 }
 
 /* The IOVA_RANGE cap: each range written if it fits, the header if all does. */
