@@ -35,11 +35,19 @@ static int group_set_container(struct vfio_group *g, uint64_t arg)
 
 	if (copy_from_user(&fd, arg, sizeof(fd)))
 		return -EFAULT;
+	/*
+	 * As Linux (6.2+) vfio_group_ioctl_set_container(): a closed fd is
+	 * EBADF before anything else, and an fd that is neither a container
+	 * nor an iommufd is EBADFD. (An iommufd as the container, the
+	 * iommufd-backed group, is not emulated: EBADFD too.)
+	 */
+	if (vfio_fd_kind_err(fd) == -EBADF)
+		return -EBADF;
 	if (g->container)
 		return -EINVAL;
 	c = vfio_container_from_fd(fd, &f);
 	if (!c)
-		return f ? -EINVAL : -EBADF;
+		return -EBADFD;
 	/* A device bound through its cdev cannot also be used by a group. */
 	pthread_mutex_lock(&g->dev->lock);
 	rc = g->dev->owner ? -EBUSY : 0;

@@ -505,6 +505,12 @@ static int device_feature(struct vfio_device_file *df, uint64_t arg)
 	}
 }
 
+int vfio_fd_kind_err(int fd)
+{
+	return fd >= 0 && syscall(SYS_fcntl, fd, F_GETFD) != -1 ? -EBADFD :
+								  -EBADF;
+}
+
 /* The iommufd fd a BIND names: the kernel's iommufd_ctx_from_fd(). */
 static struct iommufd_ctx *iommufd_from_fd(int fd, struct emu_file **f)
 {
@@ -529,7 +535,7 @@ static int device_bind_iommufd(struct vfio_device_file *df, uint64_t arg)
 		return -EINVAL;
 	ictx = iommufd_from_fd(bind.iommufd, &f);
 	if (!ictx)
-		return f ? -EBADFD : -EBADF;
+		return vfio_fd_kind_err(bind.iommufd);
 
 	pthread_mutex_lock(&dev->lock);
 	if (dev->owner) {

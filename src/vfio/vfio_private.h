@@ -98,6 +98,12 @@ uint64_t vfio_mig_flags(const struct vfio_device *dev);
 int vfio_dma_logging_feature(struct vfio_device *dev, uint32_t feature,
 			     uint32_t flags, uint64_t arg, uint32_t argsz);
 
+/*
+ * vfio_main.c: the errno for an fd that is not of the kind asked for:
+ * EBADFD when it is open (fget() found a file), EBADF when it is not.
+ */
+int vfio_fd_kind_err(int fd);
+
 /* vfio_main.c: the shared check of VFIO_DEVICE_FEATURE handlers. */
 int vfio_check_feature(uint32_t flags, uint32_t argsz, uint32_t supported_ops,
 		       size_t minsz);
