@@ -65,8 +65,8 @@ static int group_unset_container(struct vfio_group *g)
 	if (!g->container)
 		return -EINVAL;
 	pthread_mutex_lock(&g->dev->lock);
-	if (g->dev->owner)
-		rc = -EBUSY;	/* its device fd is still open */
+	if (g->dev->group_files)
+		rc = -EBUSY;	/* a device fd is still open */
 	pthread_mutex_unlock(&g->dev->lock);
 	if (!rc)
 		vfio_container_detach_group(g->container, g);
@@ -112,16 +112,32 @@ static long group_ioctl(struct emu_file *f, unsigned long cmd, uint64_t arg)
 	}
 }
 
-static void group_release(struct emu_file *f)
+void vfio_group_release(struct vfio_group *g)
 {
-	struct vfio_group *g = f->priv;
-
 	/* Closing the group takes it out of its container. */
 	if (g->container)
 		vfio_container_detach_group(g->container, g);
 	pthread_mutex_lock(&g->dev->lock);
 	g->open = false;
 	pthread_mutex_unlock(&g->dev->lock);
+}
+
+static void group_release(struct emu_file *f)
+{
+	struct vfio_group *g = f->priv;
+	bool held;
+
+	/*
+	 * "Device FDs hold a group file reference, therefore the group
+	 * release is only called when there are no open devices" (Linux
+	 * vfio_group_fops_release): the last device fd finishes it.
+	 */
+	pthread_mutex_lock(&g->dev->lock);
+	held = g->dev->group_files;
+	g->release_pending = held;
+	pthread_mutex_unlock(&g->dev->lock);
+	if (!held)
+		vfio_group_release(g);
 }
 
 static const struct emu_fops group_fops = {
@@ -139,7 +155,8 @@ int vfio_group_open(struct vfio_host *host, unsigned int index, int flags)
 		return -ENOENT;
 	g = &host->dev[index].group;
 	pthread_mutex_lock(&g->dev->lock);
-	if (g->open) {
+	/* Exclusive, and not while a cdev file of its device is bound. */
+	if (g->open || g->dev->owner) {
 		pthread_mutex_unlock(&g->dev->lock);
 		return -EBUSY;
 	}

@@ -524,22 +524,35 @@ static int device_bind_iommufd(struct vfio_device_file *df, uint64_t arg)
 	struct vfio_device_bind_iommufd bind;
 	struct vfio_device *dev = df->dev;
 	struct iommufd_ctx *ictx;
-	struct emu_file *f;
+	struct emu_file *f = NULL;
 	int rc = 0;
 
 	if (copy_from_user(&bind, arg, minsz))
 		return -EFAULT;
 	if (bind.argsz < minsz || bind.flags || bind.iommufd < 0)
 		return -EINVAL;
-	if (df->via_group || df->access_granted)
+	if (df->via_group)
 		return -EINVAL;
-	ictx = iommufd_from_fd(bind.iommufd, &f);
-	if (!ictx)
-		return vfio_fd_kind_err(bind.iommufd);
 
+	/* In the order of Linux vfio_df_ioctl_bind_iommufd(). */
 	pthread_mutex_lock(&dev->lock);
-	if (dev->owner) {
+	/* vfio_device_block_group(): not while its group is in use. */
+	if (dev->group.open) {
 		rc = -EBUSY;
+		goto out_unlock;
+	}
+	if (df->access_granted) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	ictx = iommufd_from_fd(bind.iommufd, &f);
+	if (!ictx) {
+		rc = vfio_fd_kind_err(bind.iommufd);
+		goto out_unlock;
+	}
+	/* vfio_df_open(): the cdev path opens a device only once. */
+	if (dev->owner) {
+		rc = -EINVAL;
 		goto out_unlock;
 	}
 	if (vfio_device_is_mdev(dev)) {
@@ -569,7 +582,8 @@ static int device_bind_iommufd(struct vfio_device_file *df, uint64_t arg)
 	df->access_granted = true;
 out_unlock:
 	pthread_mutex_unlock(&dev->lock);
-	emu_file_put(f);
+	if (f)
+		emu_file_put(f);
 	if (rc)
 		return rc;
 	return copy_to_user(arg + offsetof(struct vfio_device_bind_iommufd,
@@ -689,16 +703,23 @@ static void device_fop_release(struct emu_file *f)
 {
 	struct vfio_device_file *df = f->priv;
 	struct vfio_device *dev = df->dev;
+	bool release_group = false;
 
 	pthread_mutex_lock(&dev->lock);
-	if (dev->owner == df) {
-		/* A device is stopped and reset when its user goes away. */
+	if (dev->owner == df || (df->via_group && !--dev->group_files)) {
+		/* A device is stopped and reset when its last user goes. */
 		dma_dev_reset(dev->dma);
 		vfio_mig_reset(dev);
 		device_unbind(dev);
-		dev->owner = NULL;
+		if (dev->owner == df)
+			dev->owner = NULL;
+		/* Its group's fd was closed first: the group goes now. */
+		release_group = df->via_group && dev->group.release_pending;
+		dev->group.release_pending = false;
 	}
 	pthread_mutex_unlock(&dev->lock);
+	if (release_group)
+		vfio_group_release(&dev->group);
 	xfree(df);
 }
 
@@ -721,21 +742,22 @@ int vfio_device_file_open(struct vfio_device *dev, bool via_group, int flags)
 	df->dev = dev;
 	df->via_group = via_group;
 	if (via_group) {
+		/* The group path may open a device many times (vfio_df_open). */
 		pthread_mutex_lock(&dev->lock);
 		if (dev->owner) {
 			pthread_mutex_unlock(&dev->lock);
 			xfree(df);
 			return -EBUSY;
 		}
-		dev->owner = df;
+		dev->group_files++;
 		df->access_granted = true;
 		pthread_mutex_unlock(&dev->lock);
 	}
 	fd = emu_fd_install(&vfio_device_fops, df, flags);
 	if (fd < 0) {
 		pthread_mutex_lock(&dev->lock);
-		if (dev->owner == df)
-			dev->owner = NULL;
+		if (via_group)
+			dev->group_files--;
 		pthread_mutex_unlock(&dev->lock);
 		xfree(df);
 	}

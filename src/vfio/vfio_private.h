@@ -25,7 +25,13 @@ struct vfio_mig_file;
 
 struct vfio_group {
 	struct vfio_device *dev;	/* one device per group */
-	bool open;			/* group fds are exclusive */
+	/*
+	 * Group fds are exclusive. Device fds from the group hold it, as
+	 * in Linux: closed while they are open, it stays open (and in its
+	 * container) until the last of them closes (@release_pending).
+	 */
+	bool open;
+	bool release_pending;
 	struct vfio_container *container;
 };
 
@@ -40,8 +46,13 @@ struct vfio_device {
 	struct vfio_group group;
 
 	pthread_mutex_t lock;
-	/* Who may use it: a bound cdev file, or a file from its group. */
+	/*
+	 * Who may use it (Linux vfio_df_open, vfio_device_block_group): the
+	 * cdev file bound to an iommufd (one), or files from its group (any
+	 * number, while the group is open); never both.
+	 */
 	struct vfio_device_file *owner;
+	unsigned int group_files;
 	/* cdev binding to an iommufd */
 	struct iommufd_device *idev;
 	struct iommufd_ctx *ictx;
@@ -110,6 +121,8 @@ int vfio_check_feature(uint32_t flags, uint32_t argsz, uint32_t supported_ops,
 
 /* group.c */
 int vfio_group_file_open(struct vfio_group *group, int flags);
+/* What closing a group's fd does, once no device fd holds it. */
+void vfio_group_release(struct vfio_group *group);
 
 /* A mapping of the type1 backend (vfio_iommu_type1.c). */
 struct vfio_dma {
