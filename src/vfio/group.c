@@ -87,10 +87,11 @@ static int group_get_device_fd(struct vfio_group *g, uint64_t arg, int flags)
 		if (!name[i])
 			break;
 	}
-	if (!g->container || !vfio_container_iommu_set(g->container))
-		return -EINVAL;
+	/* The device is looked up by name first (vfio_device_get_from_name). */
 	if (strcmp(name, g->dev->name))
 		return -ENODEV;
+	if (!g->container || !vfio_container_iommu_set(g->container))
+		return -EINVAL;
 	return vfio_device_file_open(g->dev, true, flags);
 }
 
