@@ -621,8 +621,6 @@ static int device_attach_pt(struct vfio_device_file *df, uint64_t arg)
 		return -EFAULT;
 	if (attach.argsz < minsz || attach.flags)
 		return -EINVAL;
-	if (df->via_group)
-		return -EINVAL;
 	pthread_mutex_lock(&dev->lock);
 	if (dev->access) {
 		rc = iommufd_access_attach(dev->access, attach.pt_id);
@@ -653,8 +651,6 @@ static int device_detach_pt(struct vfio_device_file *df, uint64_t arg)
 		return -EFAULT;
 	if (detach.argsz < minsz || detach.flags)
 		return -EINVAL;
-	if (df->via_group)
-		return -EINVAL;
 	pthread_mutex_lock(&dev->lock);
 	if (dev->access)
 		iommufd_access_detach(dev->access);
@@ -684,10 +680,15 @@ long vfio_device_ioctl(struct vfio_device_file *df, unsigned long cmd,
 		return device_reset(df);
 	case VFIO_DEVICE_FEATURE:
 		return device_feature(df, arg);
+	/*
+	 * cdev-only ioctls: on a file from a group they reach vfio-pci's
+	 * own ioctl, which does not know them (Linux
+	 * vfio_device_fops_unl_ioctl()).
+	 */
 	case VFIO_DEVICE_ATTACH_IOMMUFD_PT:
-		return device_attach_pt(df, arg);
+		return df->via_group ? -ENOTTY : device_attach_pt(df, arg);
 	case VFIO_DEVICE_DETACH_IOMMUFD_PT:
-		return device_detach_pt(df, arg);
+		return df->via_group ? -ENOTTY : device_detach_pt(df, arg);
 	default:
 		return -ENOTTY;
 	}
