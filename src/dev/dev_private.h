@@ -37,6 +37,7 @@ struct dma_dev {
 	bool running;			/* engine started (CTRL.RUN honoured) */
 	bool quiesced;			/* stopped for migration */
 	bool in_flight;
+	unsigned int holds;		/* waiters in dma_engine_wait_idle() */
 	bool exiting;
 	uint64_t rng;
 	struct dma_path path;
@@ -55,6 +56,12 @@ uint64_t dma_reg_get64(struct dma_dev *d, uint32_t off);
 uint32_t dma_reg_get32(struct dma_dev *d, uint32_t off);
 void dma_reg_set64(struct dma_dev *d, uint32_t off, uint64_t v);
 void dma_reg_set32(struct dma_dev *d, uint32_t off, uint32_t v);
+
+/*
+ * dma_engine.c: wait, with @lock held, until no DMA is in flight; the
+ * engine starts no new block meanwhile.
+ */
+void dma_engine_wait_idle(struct dma_dev *d);
 
 /* dma_log.c: record a completed DMA write in the device's own log. */
 void dma_log_record(struct dma_dev *d, uint64_t iova, uint64_t len);

@@ -216,7 +216,8 @@ static void *engine_thread(void *arg)
 		uint32_t bs;
 		int rc;
 
-		while (!d->exiting && (!d->running || d->quiesced)) {
+		while (!d->exiting &&
+		       (!d->running || d->quiesced || d->holds)) {
 			struct timespec ts;
 
 			d->rate_t0 = 0;
@@ -383,11 +384,25 @@ void dma_dev_destroy(struct dma_dev *d)
 	xfree(d);
 }
 
+/*
+ * The running engine keeps @lock from the end of one block to the start of
+ * the next, so a waiter woken by @idle only gets the lock once the next
+ * block is in flight: waiting for !in_flight alone never ends. A waiter
+ * holds the engine off instead, and lets it go when done.
+ */
+void dma_engine_wait_idle(struct dma_dev *d)
+{
+	d->holds++;
+	while (d->in_flight)
+		pthread_cond_wait(&d->idle, &d->lock);
+	if (!--d->holds)
+		pthread_cond_broadcast(&d->wake);
+}
+
 void dma_dev_set_path(struct dma_dev *d, const struct dma_path *path)
 {
 	pthread_mutex_lock(&d->lock);
-	while (d->in_flight)
-		pthread_cond_wait(&d->idle, &d->lock);
+	dma_engine_wait_idle(d);
 	if (path)
 		d->path = *path;
 	else
@@ -517,8 +532,7 @@ void dma_dev_unquiesce(struct dma_dev *d)
 void dma_dev_reset(struct dma_dev *d)
 {
 	pthread_mutex_lock(&d->lock);
-	while (d->in_flight)
-		pthread_cond_wait(&d->idle, &d->lock);
+	dma_engine_wait_idle(d);
 	regs_reset(d);
 	dma_state_resize(d, 0);
 	d->quiesced = false;

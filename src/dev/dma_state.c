@@ -142,8 +142,7 @@ int dma_dev_load(struct dma_dev *d, const void *buf, uint64_t len)
 		return -EINVAL;
 
 	pthread_mutex_lock(&d->lock);
-	while (d->in_flight)
-		pthread_cond_wait(&d->idle, &d->lock);
+	dma_engine_wait_idle(d);
 	rc = dma_state_resize(d, hdr.state_size);
 	if (rc)
 		goto out_unlock;
@@ -338,8 +337,7 @@ int dma_dev_load_delta(struct dma_dev *d, const void *buf, uint64_t len)
 		rc = -EINVAL;
 		goto out_unlock;
 	}
-	while (d->in_flight)
-		pthread_cond_wait(&d->idle, &d->lock);
+	dma_engine_wait_idle(d);
 	p = (const uint8_t *)buf + sizeof(hdr);
 	memcpy(d->bar, p, DMA_REG_END);
 	p += DMA_REG_END;
