@@ -260,6 +260,9 @@ static int bar0_rw(struct vfio_device *dev, void *buf, size_t n, uint64_t off,
 {
 	size_t done = 0;
 
+	/* vfio_pci_bar_rw(): from past the end is EINVAL, up to it is cut. */
+	if (off >= DMA_BAR0_SIZE)
+		return -EINVAL;
 	/* Split into naturally aligned accesses of up to 8 bytes. */
 	while (done < n) {
 		uint64_t o = off + done;
@@ -284,10 +287,9 @@ static int bar0_rw(struct vfio_device *dev, void *buf, size_t n, uint64_t off,
 static int config_rw(struct vfio_device *dev, void *buf, size_t n,
 		     uint64_t off, bool write)
 {
-	if (off >= sizeof(dev->config))
-		return 0;
-	if (n > sizeof(dev->config) - off)
-		n = sizeof(dev->config) - off;
+	/* vfio_config_do_rw(): any byte past the config space is EFAULT. */
+	if (off >= sizeof(dev->config) || n > sizeof(dev->config) - off)
+		return -EFAULT;
 	if (!write) {
 		memcpy(buf, dev->config + off, n);
 		return (int)n;
@@ -399,8 +401,10 @@ static int device_get_region_info(struct vfio_device_file *df, uint64_t arg)
 		info.flags = VFIO_REGION_INFO_FLAG_READ |
 			     VFIO_REGION_INFO_FLAG_WRITE;
 		break;
+	case VFIO_PCI_VGA_REGION_INDEX:
+		return -EINVAL;	/* vfio_pci_core: !vdev->has_vga */
 	default:
-		info.size = 0;	/* unimplemented BAR, ROM, VGA */
+		info.size = 0;	/* unimplemented BAR, ROM */
 		info.flags = 0;
 	}
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
