@@ -419,6 +419,9 @@ static int device_get_irq_info(uint64_t arg)
 		return -EFAULT;
 	if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS)
 		return -EINVAL;
+	/* The error IRQ is for PCIe devices only; this one has no PCIe cap. */
+	if (info.index == VFIO_PCI_ERR_IRQ_INDEX)
+		return -EINVAL;
 	/* The engine raises no interrupts: every index has count 0. */
 	info.flags = info.index == VFIO_PCI_INTX_IRQ_INDEX ?
 			     VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE |
@@ -428,6 +431,11 @@ static int device_get_irq_info(uint64_t arg)
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
+/*
+ * vfio_set_irqs_validate_and_prepare() with a count of 0 for every index:
+ * start >= count, so there is nothing SET_IRQS can set (EINVAL), whatever
+ * the flags, a "disable" of count 0 included.
+ */
 static int device_set_irqs(uint64_t arg)
 {
 	struct vfio_irq_set set;
@@ -435,13 +443,6 @@ static int device_set_irqs(uint64_t arg)
 
 	if (copy_from_user(&set, arg, minsz))
 		return -EFAULT;
-	if (set.argsz < minsz || set.index >= VFIO_PCI_NUM_IRQS)
-		return -EINVAL;
-	/* Only "disable the index" fits an index with no interrupts. */
-	if (set.flags ==
-		    (VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER) &&
-	    set.count == 0)
-		return 0;
 	return -EINVAL;
 }
 
