@@ -50,7 +50,7 @@ static int logging_start(struct vfio_device *dev, uint32_t flags, uint64_t arg,
 		goto out_free;
 	}
 	for (uint32_t i = 0; i < control.num_ranges; i++) {
-		uint64_t last;
+		uint64_t end, last;
 
 		if ((uranges[i].iova % control.page_size) ||
 		    (uranges[i].length % control.page_size) ||
@@ -58,11 +58,13 @@ static int logging_start(struct vfio_device *dev, uint32_t flags, uint64_t arg,
 			rc = -EINVAL;
 			goto out_free;
 		}
-		if (__builtin_add_overflow(uranges[i].iova,
-					   uranges[i].length - 1, &last)) {
+		/* check_add_overflow(iova, length): ending at 2^64 is too. */
+		if (__builtin_add_overflow(uranges[i].iova, uranges[i].length,
+					   &end)) {
 			rc = -EOVERFLOW;
 			goto out_free;
 		}
+		last = end - 1;
 		for (uint32_t j = 0; j < i; j++) {
 			if (uranges[j].iova <= last &&
 			    uranges[j].iova + uranges[j].length - 1 >=
@@ -108,7 +110,7 @@ static int logging_report(struct vfio_device *dev, uint32_t flags,
 	struct vfio_device_feature_dma_logging_report report;
 	struct report_walk w = { dev->dma };
 	struct iova_bitmap *bitmap;
-	uint64_t last;
+	uint64_t end;
 	int rc = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
 				    sizeof(report));
 
@@ -118,8 +120,9 @@ static int logging_report(struct vfio_device *dev, uint32_t flags,
 		return -EFAULT;
 	if (report.page_size < 4096 || !is_power_of_2_u64(report.page_size))
 		return -EINVAL;
+	/* check_add_overflow(iova, length): ending at 2^64 is too. */
 	if (!report.length ||
-	    __builtin_add_overflow(report.iova, report.length - 1, &last))
+	    __builtin_add_overflow(report.iova, report.length, &end))
 		return -EOVERFLOW;
 	bitmap = iova_bitmap_alloc(report.iova, report.length,
 				   report.page_size, report.bitmap,
