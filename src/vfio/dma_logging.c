@@ -79,6 +79,9 @@ static int logging_start(struct vfio_device *dev, uint32_t flags, uint64_t arg,
 	page_size = control.page_size;
 	rc = dma_dev_log_start(dev->dma, ranges, control.num_ranges,
 			       &page_size);
+	/* Logging already: EINVAL, as mlx5vf_start_page_tracker() says. */
+	if (rc == -EBUSY)
+		rc = -EINVAL;
 	if (rc)
 		goto out_free;
 	control.page_size = page_size;
