@@ -141,6 +141,13 @@ static void ctrl_apply(struct dma_dev *d)
 			    dma_reg_get64(d, DMA_REG_WINDOW_SIZE))
 				dma_reg_set64(d, DMA_REG_CURSOR, 0);
 		}
+		/*
+		 * A refused RUN is dropped (reads back 0), as a fault drops
+		 * it: left set, the idle poll of CTRL would start the engine
+		 * on its own once the configuration was made valid.
+		 */
+		if (!want)
+			dma_reg_set32(d, DMA_REG_CTRL, ctrl & ~DMA_CTRL_RUN);
 	}
 	d->running = want;
 	status_update(d);
