@@ -54,7 +54,12 @@ static long container_ioctl(struct emu_file *f, unsigned long cmd,
 			rc = -EINVAL;
 		} else if (arg != VFIO_TYPE1_IOMMU &&
 			   arg != VFIO_TYPE1v2_IOMMU) {
-			rc = -EINVAL;
+			/*
+			 * vfio_ioctl_set_iommu(): ENODEV when no driver
+			 * reports the type as an extension; type1 reports
+			 * UNMAP_ALL, which vfio_iommu_type1_open() refuses.
+			 */
+			rc = arg == VFIO_UNMAP_ALL ? -EINVAL : -ENODEV;
 		} else {
 			c->iommu_type = (int)arg;
 			c->dma_avail = 65535;
