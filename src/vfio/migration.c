@@ -549,9 +549,13 @@ int vfio_mig_state_feature(struct vfio_device *dev, uint32_t flags,
 		rc = mig_set_state(dev, st.device_state, &st.data_fd);
 	}
 	pthread_mutex_unlock(&dev->lock);
-	if (rc)
-		return rc;
-	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
+	/*
+	 * A failed SET still writes the struct back, with data_fd -1
+	 * (vfio_ioctl_device_feature_mig_device_state(): out_copy).
+	 */
+	if (copy_to_user(arg, &st, sizeof(st)))
+		return -EFAULT;
+	return rc;
 }
 
 int vfio_mig_data_size_feature(struct vfio_device *dev, uint32_t flags,
