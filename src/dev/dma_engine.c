@@ -177,7 +177,12 @@ static uint64_t next_offset(struct dma_dev *d, uint64_t win, uint32_t bs)
 	default: {
 		uint64_t off = dma_reg_get64(d, DMA_REG_CURSOR);
 
-		if (off >= win)
+		/*
+		 * A block size changed since CURSOR last moved can leave it
+		 * off a block boundary, where a block would overrun the
+		 * window: start over then.
+		 */
+		if (off >= win || off % bs)
 			off = 0;
 		dma_reg_set64(d, DMA_REG_CURSOR, off + bs >= win ? 0 : off + bs);
 		return off;
