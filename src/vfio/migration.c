@@ -37,8 +37,15 @@ struct frame_hdr {
 /* The most a resuming stream may hold: a full state and its deltas. */
 #define MIG_RESUME_MAX (3 * (DMA_STATE_MAX + (1ULL << 20)))
 
+/*
+ * A data transfer session. Its fd and the device each hold a reference
+ * (Linux drivers keep the session's file while the device is in the
+ * state that uses it): closing the fd does not end the session, so a
+ * resuming stream written and closed still loads at RESUMING -> STOP.
+ */
 struct vfio_mig_file {
 	pthread_mutex_t lock;
+	unsigned int refs;
 	struct vfio_device *dev;	/* NULL once the session has ended */
 	bool saving;
 	bool final;			/* saving: no more frames will come */
@@ -287,23 +294,23 @@ out_unlock:
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
-static void mig_release(struct emu_file *f)
+static void mf_put(struct vfio_mig_file *mf)
 {
-	struct vfio_mig_file *mf = f->priv;
-	struct vfio_device *dev;
+	unsigned int refs;
 
 	pthread_mutex_lock(&mf->lock);
-	dev = mf->dev;
+	refs = --mf->refs;
 	pthread_mutex_unlock(&mf->lock);
-	if (dev) {
-		pthread_mutex_lock(&dev->lock);
-		if (dev->mig_file == mf)
-			dev->mig_file = NULL;
-		pthread_mutex_unlock(&dev->lock);
-	}
+	if (refs)
+		return;
 	pthread_mutex_destroy(&mf->lock);
 	xfree(mf->buf);
 	xfree(mf);
+}
+
+static void mig_release(struct emu_file *f)
+{
+	mf_put(f->priv);
 }
 
 static const struct emu_fops mig_fops = {
@@ -324,6 +331,7 @@ static int mig_file_open(struct vfio_device *dev, bool saving,
 	if (!mf)
 		return -ENOMEM;
 	pthread_mutex_init(&mf->lock, NULL);
+	mf->refs = 2;		/* the fd's and the device's */
 	mf->dev = dev;
 	mf->saving = saving;
 	fd = emu_fd_install(&mig_fops, mf, O_RDWR | O_CLOEXEC);
@@ -352,6 +360,7 @@ static void mig_file_end(struct vfio_device *dev)
 		dma_dev_precopy_stop(dev->dma);
 		dev->precopy_active = false;
 	}
+	mf_put(mf);
 }
 
 /* Parse and load the frames a resuming file received. */
