@@ -637,6 +637,20 @@ void vfio_iommu_type1_detach_group(struct vfio_container *c,
 		return;
 	iommu_attach(&dev->iodev, NULL);
 	domain_put(c, dom);
+	/*
+	 * What the device wrote since the last report is unknown: when the
+	 * last group that could write anywhere leaves, every page is dirty
+	 * once more, then only pins count (Linux
+	 * vfio_iommu_populate_bitmap_full()).
+	 */
+	if (c->dirty_tracking && non_pinned_groups(c) == 1) {
+		for (unsigned int i = 0; i < c->ndmas; i++) {
+			struct vfio_dma *d = c->dmas[i];
+
+			memset(d->dirty, 0xff,
+			       DIV_ROUND_UP(dma_pages(d), 64) * sizeof(uint64_t));
+		}
+	}
 }
 
 void vfio_iommu_type1_release(struct vfio_container *c)
