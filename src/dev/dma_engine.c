@@ -82,19 +82,25 @@ static void block_fill(uint64_t *w, uint32_t size, uint32_t index,
 	w[n - 1] = dma_block_checksum(w, size);
 }
 
-/* A RUN request is honoured only for a configuration that makes sense. */
-static bool config_ok(struct dma_dev *d)
+static bool config_valid(uint32_t bs, uint64_t base, uint64_t win,
+			 uint32_t pat)
 {
-	uint32_t bs = dma_reg_get32(d, DMA_REG_BLOCK_SIZE);
-	uint64_t win = dma_reg_get64(d, DMA_REG_WINDOW_SIZE);
-	uint64_t base = dma_reg_get64(d, DMA_REG_WINDOW_IOVA), last;
-	uint32_t pat = dma_reg_get32(d, DMA_REG_PATTERN);
+	uint64_t last;
 
 	if (bs < DMA_BLOCK_MIN || bs > DMA_BLOCK_MAX || bs % DMA_BLOCK_MIN)
 		return false;
 	if (!win || win % bs || __builtin_add_overflow(base, win - 1, &last))
 		return false;
 	return pat <= DMA_PATTERN_HOTSET;
+}
+
+/* A RUN request is honoured only for a configuration that makes sense. */
+static bool config_ok(struct dma_dev *d)
+{
+	return config_valid(dma_reg_get32(d, DMA_REG_BLOCK_SIZE),
+			    dma_reg_get64(d, DMA_REG_WINDOW_IOVA),
+			    dma_reg_get64(d, DMA_REG_WINDOW_SIZE),
+			    dma_reg_get32(d, DMA_REG_PATTERN));
 }
 
 static void status_update(struct dma_dev *d)
@@ -162,11 +168,12 @@ void dma_dev_sync_bar(struct dma_dev *d)
 }
 
 /* Where the next block goes, as an offset in the window. */
-static uint64_t next_offset(struct dma_dev *d, uint64_t win, uint32_t bs)
+static uint64_t next_offset(struct dma_dev *d, uint32_t pat, uint64_t win,
+			    uint32_t bs)
 {
 	uint64_t nblocks = win / bs, hot;
 
-	switch (dma_reg_get32(d, DMA_REG_PATTERN)) {
+	switch (pat) {
 	case DMA_PATTERN_RANDOM:
 		return (rng_next(&d->rng) % nblocks) * bs;
 	case DMA_PATTERN_HOTSET:
@@ -225,7 +232,7 @@ static void *engine_thread(void *arg)
 	for (;;) {
 		struct pt_fault fault;
 		uint64_t win, base, off, seq, rate;
-		uint32_t bs;
+		uint32_t bs, pat;
 		int rc;
 
 		while (!d->exiting &&
@@ -250,8 +257,28 @@ static void *engine_thread(void *arg)
 		bs = dma_reg_get32(d, DMA_REG_BLOCK_SIZE);
 		win = dma_reg_get64(d, DMA_REG_WINDOW_SIZE);
 		base = dma_reg_get64(d, DMA_REG_WINDOW_IOVA);
+		pat = dma_reg_get32(d, DMA_REG_PATTERN);
 		rate = dma_reg_get64(d, DMA_REG_RATE);
-		off = next_offset(d, win, bs);
+		/*
+		 * RUN checked the configuration, but the registers are memory
+		 * that a mapping of BAR0 can change while the engine runs,
+		 * and dma_dev_load() restores them as the stream has them:
+		 * check the values this block uses, read once, and stop as a
+		 * refused RUN does rather than overrun d->block, divide by a
+		 * zero window or write outside it.
+		 */
+		if (!config_valid(bs, base, win, pat)) {
+			dma_reg_set32(d, DMA_REG_STATUS,
+				      dma_reg_get32(d, DMA_REG_STATUS) |
+					      DMA_STATUS_BADCONFIG);
+			dma_reg_set32(d, DMA_REG_CTRL,
+				      dma_reg_get32(d, DMA_REG_CTRL) &
+					      ~DMA_CTRL_RUN);
+			d->running = false;
+			status_update(d);
+			continue;
+		}
+		off = next_offset(d, pat, win, bs);
 		seq = dma_reg_get64(d, DMA_REG_SEQ);
 		dma_reg_set64(d, DMA_REG_SEQ, seq + 1);
 		d->in_flight = true;
