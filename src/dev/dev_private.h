@@ -63,6 +63,9 @@ void dma_reg_set32(struct dma_dev *d, uint32_t off, uint32_t v);
  */
 void dma_engine_wait_idle(struct dma_dev *d);
 
+/* dma_engine.c: STATUS.RUNNING and QUIESCED from the engine's state. */
+void dma_status_update(struct dma_dev *d);
+
 /* dma_log.c: record a completed DMA write in the device's own log. */
 void dma_log_record(struct dma_dev *d, uint64_t iova, uint64_t len);
 

@@ -103,7 +103,7 @@ static bool config_ok(struct dma_dev *d)
 			    dma_reg_get32(d, DMA_REG_PATTERN));
 }
 
-static void status_update(struct dma_dev *d)
+void dma_status_update(struct dma_dev *d)
 {
 	uint32_t st = dma_reg_get32(d, DMA_REG_STATUS) &
 		      (DMA_STATUS_FAULT | DMA_STATUS_BADCONFIG);
@@ -156,7 +156,7 @@ static void ctrl_apply(struct dma_dev *d)
 			dma_reg_set32(d, DMA_REG_CTRL, ctrl & ~DMA_CTRL_RUN);
 	}
 	d->running = want;
-	status_update(d);
+	dma_status_update(d);
 	pthread_cond_broadcast(&d->wake);
 }
 
@@ -275,7 +275,7 @@ static void *engine_thread(void *arg)
 				      dma_reg_get32(d, DMA_REG_CTRL) &
 					      ~DMA_CTRL_RUN);
 			d->running = false;
-			status_update(d);
+			dma_status_update(d);
 			continue;
 		}
 		off = next_offset(d, pat, win, bs);
@@ -311,7 +311,7 @@ static void *engine_thread(void *arg)
 				      dma_reg_get32(d, DMA_REG_CTRL) &
 					      ~DMA_CTRL_RUN);
 			d->running = false;
-			status_update(d);
+			dma_status_update(d);
 			pr_warn(d->log, "dma%u: DMA write fault at iova 0x%llx (%s)",
 				d->index, (unsigned long long)fault.iova,
 				fault.reason == PT_FAULT_PERMISSION ?
@@ -556,7 +556,7 @@ void dma_dev_quiesce(struct dma_dev *d)
 	d->quiesced = true;
 	while (d->in_flight)
 		pthread_cond_wait(&d->idle, &d->lock);
-	status_update(d);
+	dma_status_update(d);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -575,7 +575,7 @@ void dma_dev_reset(struct dma_dev *d)
 	regs_reset(d);
 	dma_state_resize(d, 0);
 	d->quiesced = false;
-	status_update(d);
+	dma_status_update(d);
 	pthread_mutex_unlock(&d->lock);
 	dma_dev_log_stop(d);
 }

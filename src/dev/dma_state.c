@@ -152,8 +152,8 @@ int dma_dev_load(struct dma_dev *d, const void *buf, uint64_t len)
 		       hdr.state_size);
 	d->rng = hdr.rng;
 	d->running = dma_reg_get32(d, DMA_REG_CTRL) & DMA_CTRL_RUN;
-	dma_reg_set32(d, DMA_REG_STATUS,
-		      dma_reg_get32(d, DMA_REG_STATUS) & ~DMA_STATUS_RUNNING);
+	/* STATUS came from the source: say what this device is doing. */
+	dma_status_update(d);
 	if (d->running && !d->quiesced)
 		pthread_cond_broadcast(&d->wake);
 out_unlock:
@@ -351,6 +351,7 @@ int dma_dev_load_delta(struct dma_dev *d, const void *buf, uint64_t len)
 	}
 	d->rng = hdr.rng;
 	d->running = dma_reg_get32(d, DMA_REG_CTRL) & DMA_CTRL_RUN;
+	dma_status_update(d);
 out_unlock:
 	pthread_mutex_unlock(&d->lock);
 	return rc;
