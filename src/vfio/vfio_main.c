@@ -73,9 +73,17 @@ static int mdev_dma_write(void *opaque, uint64_t iova, const void *buf,
 	else if (dev->container)
 		rc = vfio_container_pin_write(dev->container, iova, buf, len,
 					      fault);
-	else if (fault)
-		*fault = (struct pt_fault){ PT_FAULT_NOT_PRESENT, iova, true };
 	pthread_rwlock_unlock(&dev->path_lock);
+	/*
+	 * Nowhere to go: not bound, or an access not attached to an IOAS
+	 * (iommufd_access_rw() is -ENOENT then and says nothing of where).
+	 */
+	if (rc && rc != -EFAULT) {
+		if (fault)
+			*fault = (struct pt_fault){ PT_FAULT_NOT_PRESENT, iova,
+						    true };
+		rc = -EFAULT;
+	}
 	return rc;
 }
 
