@@ -7,7 +7,8 @@
  *
  * Registers live in a shared memfd page so that a mapping of BAR0 (the
  * VMM's, the guest's) and the device see the same bytes; the engine polls
- * CTRL while idle and acts on pwrite() at once.
+ * CTRL while idle, looks at it before each block, and acts on pwrite() at
+ * once.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -253,6 +254,12 @@ static void *engine_thread(void *arg)
 		}
 		if (d->exiting)
 			break;
+		/* A stop or CLEAR written through a mapping of BAR0. */
+		if ((dma_reg_get32(d, DMA_REG_CTRL) &
+		     (DMA_CTRL_RUN | DMA_CTRL_CLEAR)) != DMA_CTRL_RUN) {
+			ctrl_apply(d);
+			continue;
+		}
 
 		bs = dma_reg_get32(d, DMA_REG_BLOCK_SIZE);
 		win = dma_reg_get64(d, DMA_REG_WINDOW_SIZE);
