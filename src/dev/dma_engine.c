@@ -157,6 +157,9 @@ static void ctrl_apply(struct dma_dev *d)
 			dma_reg_set32(d, DMA_REG_CTRL, ctrl & ~DMA_CTRL_RUN);
 	}
 	d->running = want;
+	/* A stop ends a RATE pause, even if RUN is back before it wakes. */
+	if (!want)
+		d->rate_t0 = 0;
 	dma_status_update(d);
 	pthread_cond_broadcast(&d->wake);
 }
@@ -198,15 +201,27 @@ static uint64_t next_offset(struct dma_dev *d, uint32_t pat, uint64_t win,
 	}
 }
 
-static void rate_limit(struct dma_dev *d, uint64_t rate, uint64_t bytes)
+static uint64_t monotonic_ns(void)
 {
 	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+}
+
+/*
+ * Pause until @bytes more keep the engine within @rate. Called with
+ * d->lock held; the pause waits on @wake, so that a stop (which also
+ * zeroes rate_t0), a reset or destroy ends it at once: at 1 byte/s, a
+ * 1 MiB block is a pause of 12 days.
+ */
+static void rate_limit(struct dma_dev *d, uint64_t rate, uint64_t bytes)
+{
 	uint64_t now_ns, due_ns;
 
 	if (!rate)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	now_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	now_ns = monotonic_ns();
 	if (!d->rate_t0 || d->rate_bps != rate) {
 		d->rate_t0 = now_ns;
 		d->rate_bytes = 0;
@@ -215,13 +230,20 @@ static void rate_limit(struct dma_dev *d, uint64_t rate, uint64_t bytes)
 	d->rate_bytes += bytes;
 	due_ns = d->rate_t0 +
 		 (uint64_t)((double)d->rate_bytes * 1e9 / (double)rate);
-	if (due_ns > now_ns) {
-		struct timespec ts = {
-			.tv_sec = (time_t)((due_ns - now_ns) / 1000000000ULL),
-			.tv_nsec = (long)((due_ns - now_ns) % 1000000000ULL),
-		};
+	while (due_ns > now_ns && d->rate_t0 && d->running && !d->quiesced &&
+	       !d->holds && !d->exiting) {
+		uint64_t left = due_ns - now_ns;
+		struct timespec ts;
 
-		nanosleep(&ts, NULL);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(left / 1000000000ULL);
+		ts.tv_nsec += (long)(left % 1000000000ULL);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&d->wake, &d->lock, &ts);
+		now_ns = monotonic_ns();
 	}
 }
 
@@ -331,11 +353,8 @@ static void *engine_thread(void *arg)
 			dma_state_touch(d, seq);
 		}
 		pthread_cond_broadcast(&d->idle);
-		if (rate && !rc) {
-			pthread_mutex_unlock(&d->lock);
+		if (!rc)
 			rate_limit(d, rate, bs);
-			pthread_mutex_lock(&d->lock);
-		}
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
@@ -352,6 +371,7 @@ static void regs_reset(struct dma_dev *d)
 	dma_reg_set64(d, DMA_REG_SEED, 1);
 	d->rng = 1;
 	d->running = false;
+	d->rate_t0 = 0;
 }
 
 struct dma_dev *dma_dev_create(const struct dma_dev_config *cfg)
