@@ -68,6 +68,7 @@ int dma_state_resize(struct dma_dev *d, uint64_t size)
 }
 
 static void chunk_mark(struct dma_dev *d, uint64_t off);
+static void chunks_clear(struct dma_dev *d);
 
 void dma_state_touch(struct dma_dev *d, uint64_t seq)
 {
@@ -114,6 +115,8 @@ int64_t dma_dev_save(struct dma_dev *d, void *buf, uint64_t len)
 	p += d->state_size;
 	h = fnv1a(FNV_SEED, buf, need - 8);
 	memcpy(p, &h, 8);
+	/* Pre-copy: the next delta holds what changed since this save. */
+	chunks_clear(d);
 	pthread_mutex_unlock(&d->lock);
 	return (int64_t)need;
 }
@@ -223,6 +226,14 @@ static void chunk_mark(struct dma_dev *d, uint64_t off)
 		d->chunk_dirty[c / 64] |= 1ULL << (c % 64);
 }
 
+/* Called with d->lock held, by a save. */
+static void chunks_clear(struct dma_dev *d)
+{
+	if (d->chunk_dirty)
+		memset(d->chunk_dirty, 0,
+		       DIV_ROUND_UP(nchunks_of(d->state_size), 64) * 8);
+}
+
 uint64_t dma_dev_precopy_dirty_bytes(struct dma_dev *d)
 {
 	uint64_t n = 0, nch;
@@ -284,8 +295,7 @@ int64_t dma_dev_save_delta(struct dma_dev *d, void *buf, uint64_t len)
 	h = fnv1a(FNV_SEED, buf, (uint64_t)(p - (uint8_t *)buf));
 	memcpy(p, &h, 8);
 	p += 8;
-	if (d->chunk_dirty)
-		memset(d->chunk_dirty, 0, DIV_ROUND_UP(nch, 64) * 8);
+	chunks_clear(d);
 	pthread_mutex_unlock(&d->lock);
 	return p - (uint8_t *)buf;
 
