@@ -33,6 +33,10 @@ struct bench {
 
 int bench_harvest(int argc, char **argv);
 
+#define BENCH_DIRTY_IOCTL_USAGE "[--json] [--sizes 1,16] [--reps N] [--quick]"
+
+int bench_dirty_ioctl(int argc, char **argv);
+
 /** bench_now_ns() - CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
 

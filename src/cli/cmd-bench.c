@@ -11,6 +11,9 @@ static const struct bench benches[] = {
 	{ "harvest", bench_harvest,
 	  "IOMMU dirty read-and-clear per GiB vs the memory-bandwidth floor",
 	  BENCH_HARVEST_USAGE },
+	{ "dirty-ioctl", bench_dirty_ioctl,
+	  "IOMMU_HWPT_GET_DIRTY_BITMAP through the ABI vs the engine called directly",
+	  BENCH_DIRTY_IOCTL_USAGE },
 };
 
 int cmd_bench(int argc, char **argv)
