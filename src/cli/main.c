@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "vmopts.h"
 
 const struct cmd cmds[] = {
 	{ "help", cmd_help, "show the verbs, or one verb's usage",
@@ -22,6 +23,15 @@ const struct cmd cmds[] = {
 	  "emulated host, and everything else the real kernel. A node is "
 	  "emulated only where the real one is absent, unless --force. -v says "
 	  "which host each node uses." },
+	{ "run", cmd_run, "boot a VM with passthrough devices DMA-ing",
+	  VM_OPTIONS_USAGE " [--seconds N] [--json]",
+	  "Boot the guest payloads in a KVM VM (/dev/kvm) with the passthrough "
+	  "devices of --devices on the emulated host (dma, dma-nodirty, "
+	  "dma-log, mdev) DMA-ing into guest RAM. Print how each device was "
+	  "attached (which HWPT, and why), the dirty tracker the VM would "
+	  "migrate with or what blocks migration, and each second the dirty "
+	  "rate by source (CPU, DMA, union) and the guest's own checks of the "
+	  "DMA it sees. Stops on Ctrl-C or after --seconds." },
 	{ "bench", cmd_bench, "run a benchmark", "NAME [--json] [options]",
 	  "Run benchmark NAME and print its figures; where a physical limit "
 	  "applies, the limit measured in the same run and the ratio to it. "

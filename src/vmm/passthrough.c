@@ -874,7 +874,7 @@ int vmm_pt_choose_tracker(struct vmm_pt *pt, enum vmm_tracker *chosen,
 
 		if (!pt->cfg.force && !(on && kind == BLOCK_SOFT)) {
 			pt_msg(msg, msglen, "%s", why);
-			pr_err(pt->cfg.log, "migration blocked: %s", why);
+			pr_info(pt->cfg.log, "migration blocked: %s", why);
 			pt->tracker = VMM_TRACKER_NONE;
 			pt->chosen = false;
 			if (chosen)

@@ -147,7 +147,7 @@ dma_start_all:
 /*
  * dma_check_step: check the next 64 blocks of every device's window; the
  * per-device cursors live in the status block's spare words (pad[i]).
- * Uses %rax, %rbx, %rcx, %rdx, %rsi, %rdi.
+ * Uses %rax, %rbx, %rcx, %rdx, %rsi, %rdi (and saves %r12).
  */
 #define GS_CURSOR 64
 dma_check_step:
@@ -158,8 +158,6 @@ dma_check_step:
 	jae	20f
 	imul	$GD_STRIDE, %rcx, %rsi
 	lea	GP_DEV(%r14,%rsi), %rsi		/* %rsi = &dev[i] */
-	mov	GD_BAR(%rsi), %rbx
-	mov	DMA_REG_SEQ(%rbx), %r12		/* blocks seen must be older */
 	push	%rcx
 	mov	$64, %edi
 12:	mov	GS_CURSOR(%r13,%rcx,8), %rax	/* cursor: byte offset */
@@ -180,7 +178,13 @@ dma_check_step:
 	mov	DMA_BLOCK_OFF_SIZE(%rdx), %eax
 	cmp	GD_BLOCK(%rsi), %eax
 	jne	13f
-	cmp	%r12, DMA_BLOCK_OFF_SEQ(%rdx)
+	/*
+	 * The device takes a sequence number (SEQ + 1) before it writes a
+	 * block, so SEQ read after the block's seq is above it.
+	 */
+	mov	DMA_BLOCK_OFF_SEQ(%rdx), %rax
+	mov	GD_BAR(%rsi), %rbx
+	cmp	DMA_REG_SEQ(%rbx), %rax
 	jae	13f
 	incq	GS_DMA_GOOD(%r13)
 	jmp	14f

@@ -426,7 +426,8 @@ int vmm_dirty_log_start(struct vmm *vm, char *msg, size_t msglen)
 			goto err_stop;
 		}
 	}
-	if (vm->pt) {
+	/* The devices' tracker runs only if one was chosen (not blocked). */
+	if (vm->pt && vmm_pt_tracker(vm->pt) != VMM_TRACKER_NONE) {
 		rc = vmm_pt_dirty_start(vm->pt, msg, msglen);
 		if (rc)
 			goto err_stop;
@@ -442,7 +443,7 @@ err_stop:
 
 void vmm_dirty_log_stop(struct vmm *vm)
 {
-	if (vm->pt)
+	if (vm->pt && vmm_pt_tracker(vm->pt) != VMM_TRACKER_NONE)
 		vmm_pt_dirty_stop(vm->pt);
 	for (unsigned int i = 0; i < vm->nram; i++)
 		kvm_set_slot(vm, &vm->slot[i], false);
@@ -476,7 +477,7 @@ int vmm_dirty_sync(struct vmm *vm, struct vmm_dirty *dirty,
 	}
 	t1 = now_ns();
 	st->kvm_ns = t1 - t0;
-	if (vm->pt) {
+	if (vm->pt && vmm_pt_tracker(vm->pt) != VMM_TRACKER_NONE) {
 		rc = vmm_pt_dirty_sync(vm->pt, dirty, &st->dma_pages, msg,
 				       msglen);
 		if (rc)
