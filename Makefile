@@ -33,7 +33,7 @@ endif
 CPPFLAGS  += -Iinclude -D_GNU_SOURCE
 CFLAGS    += -std=c11 -O$(O) -g -pthread -fPIC -fno-strict-aliasing $(WARNINGS) -MMD -MP
 LDFLAGS   += -pthread
-LDLIBS    +=
+LDLIBS    += -lxxhash
 
 ifneq ($(SANITIZE),)
 CFLAGS    += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
@@ -116,7 +116,7 @@ $(TESTBIN): $(TEST_OBJS) $(SHIM_OBJS) $(LIBVMM) $(LIBIODIRTY)
 
 $(ABITESTBIN): $(ABI_OBJS) $(LIBVMM) $(LIBIODIRTY)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) $(ABI_OBJS) $(LIBVMM) $(LIBIODIRTY) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(ABI_OBJS) $(LIBVMM) $(LIBIODIRTY) $(LDLIBS) -o $@
 
 # The test binary runs every test in its own child; TESTS=glob narrows it.
 # Every test in-process (emulation linked in), then the ABI tests again as

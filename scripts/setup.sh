@@ -4,9 +4,10 @@
 # commands and by .ci/run. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-# Build and test: compiler, make; clang + compiler-rt for the libFuzzer
+# Build and test: compiler, make; libxxhash (migration stream checks and
+# RAM verification); clang + compiler-rt for the libFuzzer
 # targets and sanitizer builds with clang; iproute2 for the cross-host test.
-packages=(gcc make clang libclang-rt-14-dev iproute2)
+packages=(gcc make clang libclang-rt-14-dev iproute2 libxxhash-dev)
 
 missing=()
 for p in "${packages[@]}"; do
