@@ -10,14 +10,14 @@
 
 #include "vfio_private.h"
 
-static void container_put(struct vfio_container *c)
+void vfio_container_get(struct vfio_container *c)
 {
-	unsigned int refs;
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
 
-	pthread_mutex_lock(&c->lock);
-	refs = --c->refs;
-	pthread_mutex_unlock(&c->lock);
-	if (refs)
+void vfio_container_put(struct vfio_container *c)
+{
+	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	vfio_iommu_type1_release(c);
 	pthread_mutex_destroy(&c->lock);
@@ -88,7 +88,7 @@ static long container_ioctl(struct emu_file *f, unsigned long cmd,
 
 static void container_release(struct emu_file *f)
 {
-	container_put(f->priv);
+	vfio_container_put(f->priv);
 }
 
 static const struct emu_fops container_fops = {
@@ -105,7 +105,7 @@ int vfio_container_open(struct vfio_host *host, int flags)
 	if (!c)
 		return -ENOMEM;
 	c->host = host;
-	c->refs = 1;
+	atomic_init(&c->refs, 1);
 	pthread_mutex_init(&c->lock, NULL);
 	fd = emu_fd_install(&container_fops, c, flags);
 	if (fd < 0) {
@@ -142,7 +142,7 @@ int vfio_container_attach_group(struct vfio_container *c,
 	if (!rc) {
 		c->groups[c->ngroups++] = group;
 		group->container = c;
-		c->refs++;
+		vfio_container_get(c);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return rc;
@@ -167,5 +167,5 @@ void vfio_container_detach_group(struct vfio_container *c,
 		c->iommu_type = 0;
 	}
 	pthread_mutex_unlock(&c->lock);
-	container_put(c);
+	vfio_container_put(c);
 }

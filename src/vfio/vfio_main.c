@@ -63,17 +63,27 @@ static int mdev_dma_write(void *opaque, uint64_t iova, const void *buf,
 			  size_t len, struct pt_fault *fault)
 {
 	struct vfio_device *dev = opaque;
+	struct vfio_container *c = NULL;
 	int rc = -EFAULT;
 
 	pthread_rwlock_rdlock(&dev->path_lock);
-	if (dev->access)
+	if (dev->access) {
 		rc = iommufd_access_rw(dev->access, iova,
 				       (void *)(uintptr_t)buf, len, true,
 				       fault);
-	else if (dev->container)
-		rc = vfio_container_pin_write(dev->container, iova, buf, len,
-					      fault);
+	} else if (dev->container) {
+		c = dev->container;
+		vfio_container_get(c);
+	}
 	pthread_rwlock_unlock(&dev->path_lock);
+	/*
+	 * Not under path_lock: the container's lock nests outside it
+	 * (attach and detach take path_lock under it).
+	 */
+	if (c) {
+		rc = vfio_container_pin_write(c, iova, buf, len, fault);
+		vfio_container_put(c);
+	}
 	/*
 	 * Nowhere to go: not bound, or an access not attached to an IOAS
 	 * (iommufd_access_rw() is -ENOENT then and says nothing of where).

@@ -5,15 +5,19 @@
  * (migration.c, dma_logging.c), groups (group.c), the legacy container and
  * its type1 IOMMU backend (container.c, vfio_iommu_type1.c).
  *
- * Locks, outermost first: a container's lock, then a device's lock. A
- * device's DMA engine never takes either: its DMA goes through its IOMMU
- * domain, or (mdev) through iommufd's or the container's translation,
- * which take their own locks.
+ * Locks, outermost first: a container's lock, then a device's lock, then
+ * its path_lock. A device's DMA engine takes neither of the first two: its
+ * DMA goes through its IOMMU domain, or (mdev) through iommufd's or the
+ * container's translation, which take their own locks. An mdev's DMA holds
+ * path_lock only to take a reference on its container, and writes through
+ * it after dropping path_lock: attach and detach change path_lock under
+ * the container's lock.
  */
 #ifndef IODIRTY_VFIO_PRIVATE_H
 #define IODIRTY_VFIO_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 #include <iodirty/interpose.h>
@@ -141,7 +145,8 @@ struct vfio_dma {
 struct vfio_container {
 	struct vfio_host *host;
 	pthread_mutex_t lock;
-	unsigned int refs;
+	/* Its file, each group in it, and an mdev's DMA in flight. */
+	atomic_uint refs;
 	struct vfio_group *groups[VFIO_MAX_DEVICES];
 	unsigned int ngroups;
 	int iommu_type;			/* 0 until SET_IOMMU */
@@ -163,6 +168,9 @@ void vfio_iommu_type1_detach_group(struct vfio_container *c,
 				   struct vfio_group *group);
 void vfio_iommu_type1_release(struct vfio_container *c);
 struct vfio_container *vfio_container_from_fd(int fd, struct emu_file **f);
+void vfio_container_get(struct vfio_container *c);
+/* The last reference frees it, with its type1 state. Takes no lock held. */
+void vfio_container_put(struct vfio_container *c);
 int vfio_container_attach_group(struct vfio_container *c,
 				struct vfio_group *group);
 void vfio_container_detach_group(struct vfio_container *c,
