@@ -284,6 +284,45 @@ void vmm_dirty_log_stop(struct vmm *vm);
 int vmm_dirty_sync(struct vmm *vm, struct vmm_dirty *dirty,
 		   struct vmm_sync_stats *st, char *msg, size_t msglen);
 
+/*
+ * vCPU state for migration: registers, segments and control registers,
+ * FPU, and the TSC, as one versioned blob (src/vmm/cpu_state.c).
+ */
+#define VMM_CPU_STATE_MAX 4096
+
+/** vmm_cpu_save() - the state of paused vCPU @i into @buf; its length. */
+int vmm_cpu_save(struct vmm *vm, unsigned int i, uint8_t *buf, size_t len);
+/**
+ * vmm_cpu_load() - set vCPU @i (not running) from a saved blob.
+ * Return: 0; -EINVAL for a blob of another version or size, or one KVM
+ * refuses.
+ */
+int vmm_cpu_load(struct vmm *vm, unsigned int i, const uint8_t *buf,
+		 size_t len);
+
+/*
+ * The VMM side of VFIO migration v2 (src/vmm/vfio_migration.c), for device
+ * @i of the passthrough set: what QEMU's hw/vfio/migration.c does.
+ */
+/** vmm_pt_mig_state() - the device's VFIO migration state. */
+int vmm_pt_mig_state(struct vmm_pt *pt, unsigned int i, uint32_t *state);
+/**
+ * vmm_pt_mig_set_state() - VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE SET to
+ * @state; *@data_fd gets a new data fd when the arc opens one (else -1).
+ * Return: 0, or -errno with @msg.
+ */
+int vmm_pt_mig_set_state(struct vmm_pt *pt, unsigned int i, uint32_t state,
+			 int *data_fd, char *msg, size_t msglen);
+/** vmm_pt_mig_precopy_info() - VFIO_MIG_GET_PRECOPY_INFO on @data_fd. */
+int vmm_pt_mig_precopy_info(int data_fd, uint64_t *initial, uint64_t *dirty);
+/** vmm_pt_mig_data_size() - MIG_DATA_SIZE: the stop-copy length. */
+int vmm_pt_mig_data_size(struct vmm_pt *pt, unsigned int i, uint64_t *bytes);
+/** vmm_pt_reg_read() / write() - a BAR0 register of device @i (pread). */
+int vmm_pt_reg_read(struct vmm_pt *pt, unsigned int i, uint32_t off,
+		    void *val, unsigned int size);
+int vmm_pt_reg_write(struct vmm_pt *pt, unsigned int i, uint32_t off,
+		     const void *val, unsigned int size);
+
 /** vmm_dirty_init_ram() - a clean global bitmap over this VM's RAM. */
 int vmm_dirty_init_ram(const struct vmm *vm, struct vmm_dirty *d);
 
