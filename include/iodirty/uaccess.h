@@ -57,6 +57,20 @@ int user_range_check_at(uint64_t addr, uint64_t len, int write,
  */
 size_t user_range_pin(void *buf, uint64_t addr, size_t n, bool write);
 
+/**
+ * user_range_fault_in() - what user_range_pin() finds, without copying:
+ * fault [@addr, @addr + @n) in as pin_user_pages() does (writable with
+ * @write, which breaks copy-on-write as a FOLL_WRITE pin does) and report
+ * how far that got. One madvise(MADV_POPULATE_READ/WRITE) over the whole
+ * range, so nothing is read or written and no store of another thread can
+ * be undone. Only when that fails is the range walked page by page, to
+ * find where it ends; a kernel without MADV_POPULATE_* (before 5.14) gets
+ * user_range_pin()'s answer, and its caveat, one byte per page.
+ * Return: how many bytes from @addr could be faulted in: @n, or up to the
+ * start of the first page that could not be (0 when that is the first).
+ */
+size_t user_range_fault_in(uint64_t addr, size_t n, bool write);
+
 /* A struct uaccess (iova_bitmap.h) backed by copy_{from,to}_user. */
 extern const struct uaccess uaccess_user;
 

@@ -6,10 +6,19 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <iodirty/uaccess.h>
+
+/* Since Linux 5.14; the values are the ABI's. */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 /* Pins are taken whole pages at a time (x86-64 base pages). */
 enum { USER_PAGE_SIZE = 4096 };
@@ -140,6 +149,56 @@ size_t user_range_pin(void *buf, uint64_t addr, size_t n, bool write)
 			break;
 		p += len;
 		cur += len;
+	}
+	return (size_t)(cur - addr);
+}
+
+/*
+ * Fault the pages of [addr, end) in, as a pin would: 0, or -1 when the
+ * kernel refuses any of it (not mapped, PROT_NONE, read-only for @write,
+ * SIGBUS, no MADV_POPULATE_*) without saying where.
+ */
+static int populate(uint64_t addr, uint64_t end, bool write)
+{
+	uint64_t start = addr & ~(uint64_t)(USER_PAGE_SIZE - 1);
+	int rc;
+
+	do {
+		rc = madvise((void *)(uintptr_t)start, (size_t)(end - start),
+			     write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+	} while (rc && errno == EINTR);
+	return rc;
+}
+
+size_t user_range_fault_in(uint64_t addr, size_t n, bool write)
+{
+	uint64_t end, cur = addr;
+	char byte;
+
+	if (!n)
+		return 0;
+	if (__builtin_add_overflow(addr, n, &end))
+		end = UINT64_MAX;
+	if (end - addr == n && !populate(addr, end, write))
+		return n;
+	/*
+	 * Where it ends, one page at a time. A page the kernel will not fault
+	 * in is tried once more the way user_range_pin() tries it (a byte
+	 * read and, for @write, written back), which settles it on a kernel
+	 * without MADV_POPULATE_*; on one with it, that page is a bad one.
+	 */
+	while (cur < end) {
+		uint64_t next = (cur | (USER_PAGE_SIZE - 1)) + 1;
+
+		if (populate(cur, cur + 1, write) &&
+		    (vm_copy(&byte, cur, 1, 0) ||
+		     (write && vm_copy(&byte, cur, 1, 1))))
+			break;
+		if (!next || next >= end) {
+			cur = end;
+			break;
+		}
+		cur = next;
 	}
 	return (size_t)(cur - addr);
 }

@@ -72,3 +72,51 @@ TEST(uaccess, range_check_write_of_read_only_is_efault)
 	EXPECT_EQ(user_range_check(a, 2 * PG, 1), 0);
 	munmap(ro, 4 * PG);
 }
+
+TEST(uaccess, fault_in_finds_what_a_pin_finds)
+{
+	uint8_t *ro = four_pages(PROT_READ), *none = four_pages(PROT_NONE);
+	uint8_t *fresh =
+		mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint64_t a = (uint64_t)(uintptr_t)ro;
+
+	ASSERT_TRUE(fresh != MAP_FAILED);
+	/* As user_range_pin() answers, without a buffer. */
+	EXPECT_EQ(user_range_fault_in(a + 100, 4 * PG - 100, false),
+		  4 * PG - 100);
+	EXPECT_EQ(user_range_fault_in(a + 100, 4 * PG - 100, true),
+		  2 * PG - 100);
+	EXPECT_EQ(user_range_fault_in(a + 2 * PG + 8, 16, true), 0);
+	EXPECT_EQ(user_range_fault_in(a + 3 * PG, PG, true), PG);
+	a = (uint64_t)(uintptr_t)none;
+	EXPECT_EQ(user_range_fault_in(a + PG - 8, 2 * PG, false), PG + 8);
+	EXPECT_EQ(user_range_fault_in(a + 1, 10, true), 10);
+	EXPECT_EQ(user_range_fault_in(a, 0, true), 0);
+	/* Nothing there at all, and the top of the address space. */
+	ASSERT_EQ(munmap(ro + 3 * PG, PG), 0);
+	a = (uint64_t)(uintptr_t)ro;
+	EXPECT_EQ(user_range_fault_in(a + 3 * PG - 1, 2, false), 1);
+	EXPECT_EQ(user_range_fault_in(a + 3 * PG, 1, false), 0);
+	EXPECT_EQ(user_range_fault_in(~0ULL - 15, 16, false), 0);
+	EXPECT_EQ(user_range_fault_in(~0ULL - 15, 32, false), 0);
+	/* Memory never touched is faulted in, as a pin would, and reads 0. */
+	EXPECT_EQ(user_range_fault_in((uintptr_t)fresh + 5, 4 * PG - 5, true),
+		  4 * PG - 5);
+	for (size_t i = 0; i < 4 * PG; i++) {
+		if (fresh[i]) {
+			test_fail_at(__FILE__, __LINE__, "byte %zu not 0", i);
+			break;
+		}
+	}
+	/* Nothing was written. */
+	for (size_t i = 0; i < 2 * PG; i++) {
+		if (none[i] != (uint8_t)(i * 7) || ro[i] != (uint8_t)(i * 7)) {
+			test_fail_at(__FILE__, __LINE__, "byte %zu changed", i);
+			break;
+		}
+	}
+	munmap(ro, 3 * PG);
+	munmap(none, 4 * PG);
+	munmap(fresh, 4 * PG);
+}
