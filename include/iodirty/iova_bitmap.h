@@ -11,10 +11,15 @@
  *
  * The range is processed in bounded windows of the bitmap (a window of
  * window_bytes covers window_bytes * 8 * page_size of IOVA). A window is
- * "pinned" before use: with a uaccess, its bytes are copied in (a bad
- * address is -EFAULT there, never a crash) and written back when the window
- * is done; without one, the buffer is caller memory and is written in place.
- * The first window is pinned by iova_bitmap_alloc(), as the kernel does.
+ * "pinned" before use, and the first one by iova_bitmap_alloc(), as the
+ * kernel does. Without a uaccess, the buffer is caller memory, written in
+ * place. With one, a bad address is -EFAULT, never a crash, and either:
+ *  - the uaccess has no pin: the window's bytes are copied in at pin time
+ *    and written back when the window is done, if anything was set;
+ *  - it has a pin (pin_user_pages(FOLL_WRITE) without the copy): nothing is
+ *    copied in; bits are gathered in a zeroed buffer, and when the window is
+ *    done only the caller's pages that received bits are read, ORed and
+ *    written back. A window in which nothing was set costs the pin alone.
  */
 #ifndef IODIRTY_IOVA_BITMAP_H
 #define IODIRTY_IOVA_BITMAP_H
@@ -24,13 +29,24 @@
 
 /*
  * How the emulated kernel reaches a caller's memory: copy_from_user and
- * copy_to_user. Each returns 0 or -EFAULT.
+ * copy_to_user, and optionally a pin. Each returns 0 or -EFAULT.
  */
 struct uaccess {
 	int (*read)(void *opaque, void *dst, uint64_t src, size_t n);
 	int (*write)(void *opaque, uint64_t dst, const void *src, size_t n);
 	void *opaque;
+	/*
+	 * Optional: make [addr, addr + n) writable for the window that
+	 * starts at addr, as pin_user_pages(FOLL_WRITE) would, copying
+	 * nothing; 0 when it is (the uaccess may take a pinned prefix as the
+	 * window and refuse the bytes past it in read and write), -EFAULT
+	 * when not even addr is.
+	 */
+	int (*pin)(void *opaque, uint64_t addr, size_t n);
 };
+
+/* The caller's pages: what a pin covers and a write-back rewrites. */
+#define IOVA_BITMAP_USER_PAGE_SHIFT 12
 
 struct iova_bitmap;
 

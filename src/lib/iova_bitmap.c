@@ -7,6 +7,12 @@
  * the first window is pinned at allocation, a record that runs past the
  * pinned window still lands (the kernel's "set ahead"; here it is written
  * through at once). Written here from that behaviour, not from its code.
+ *
+ * Reaching the caller through a uaccess costs a system call and a page walk
+ * per caller page each way, far more than the bits themselves: with a pin,
+ * a window is gathered in a zeroed buffer, the caller's pages that receive
+ * bits are noted as they do, and only those are merged back (read, OR,
+ * write) when the window is done.
  */
 #include <errno.h>
 #include <string.h>
@@ -32,7 +38,25 @@ struct iova_bitmap {
 	uint8_t *win;		/* ua: our copy; no ua: caller memory */
 	uint8_t *buf;		/* ua only: window_bytes of copy space */
 	int win_changed;
+
+	/*
+	 * ua with a pin: @buf holds only the bits set in this window (zero
+	 * elsewhere), @touched has a bit per caller page of the window that
+	 * received any (bit 0: the page holding win_byte), and @merge is
+	 * window_bytes of space to merge them with the caller's bytes.
+	 */
+	uint64_t *touched;
+	uint8_t *merge;
 };
+
+#define USER_PAGE_SHIFT IOVA_BITMAP_USER_PAGE_SHIFT
+#define USER_PAGE_SIZE	(1ULL << USER_PAGE_SHIFT)
+
+/* Caller pages a window of @window_bytes can touch: one more if unaligned. */
+static size_t window_pages(size_t window_bytes)
+{
+	return (size_t)DIV_ROUND_UP(window_bytes, USER_PAGE_SIZE) + 1;
+}
 
 uint64_t iova_bitmap_nbits(const struct iova_bitmap *bitmap)
 {
@@ -51,7 +75,92 @@ static int window_pin(struct iova_bitmap *b, uint64_t byte)
 		return 0;
 	}
 	b->win = b->buf;
+	if (b->touched)
+		return b->ua->pin(b->ua->opaque, b->data + byte, b->win_len);
 	return b->ua->read(b->ua->opaque, b->buf, b->data + byte, b->win_len);
+}
+
+/*
+ * Bytes [first, last] of the window received bits. With a pin, note the
+ * caller pages they are on; cheap enough for every store.
+ */
+static inline void window_touch(struct iova_bitmap *b, uint64_t first,
+				uint64_t last)
+{
+	uint64_t base, p, lp;
+
+	b->win_changed = 1;
+	if (!b->touched)
+		return;
+	base = (b->data + b->win_byte) >> USER_PAGE_SHIFT;
+	lp = ((b->data + b->win_byte + last) >> USER_PAGE_SHIFT) - base;
+	for (p = ((b->data + b->win_byte + first) >> USER_PAGE_SHIFT) - base;
+	     p <= lp; p++)
+		b->touched[p / 64] |= 1ULL << (p % 64);
+}
+
+/* @dst |= @src, @n bytes. */
+static void bytes_or(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t d, v;
+
+		memcpy(&d, dst + i, 8);
+		memcpy(&v, src + i, 8);
+		d |= v;
+		memcpy(dst + i, &d, 8);
+	}
+	for (; i < n; i++)
+		dst[i] |= src[i];
+}
+
+/*
+ * Merge the window's bits into the caller's bytes, a run of touched pages
+ * at a time: read, OR, write; then clear those bytes of @buf again.
+ * Return: 0, or -EFAULT when a read or write failed (the walk ends there).
+ */
+static int window_merge(struct iova_bitmap *b)
+{
+	uint64_t start = b->data + b->win_byte;
+	uint64_t page0 = start & ~(USER_PAGE_SIZE - 1);
+	size_t words = DIV_ROUND_UP(window_pages(b->window_bytes), 64);
+	size_t npages = window_pages(b->window_bytes);
+	int rc = 0;
+
+	for (size_t p = 0; p < npages;) {
+		uint64_t lo, hi;
+		size_t q = p;
+
+		if (!(b->touched[p / 64] & (1ULL << (p % 64)))) {
+			p++;
+			continue;
+		}
+		while (q + 1 < npages &&
+		       (b->touched[(q + 1) / 64] & (1ULL << ((q + 1) % 64))))
+			q++;
+		/* Pages [p, q] of the window, as bytes of the window. */
+		lo = page0 + ((uint64_t)p << USER_PAGE_SHIFT);
+		hi = page0 + ((uint64_t)(q + 1) << USER_PAGE_SHIFT);
+		lo = lo > start ? lo - start : 0;
+		hi = hi - start < b->win_len ? hi - start : b->win_len;
+		if (!rc && lo < hi) {
+			rc = b->ua->read(b->ua->opaque, b->merge, start + lo,
+					 (size_t)(hi - lo));
+			if (!rc) {
+				bytes_or(b->merge, b->buf + lo,
+					 (size_t)(hi - lo));
+				rc = b->ua->write(b->ua->opaque, start + lo,
+						  b->merge, (size_t)(hi - lo));
+			}
+		}
+		if (lo < hi)
+			memset(b->buf + lo, 0, (size_t)(hi - lo));
+		p = q + 1;
+	}
+	memset(b->touched, 0, words * sizeof(uint64_t));
+	return rc;
 }
 
 static int window_unpin(struct iova_bitmap *b)
@@ -59,8 +168,10 @@ static int window_unpin(struct iova_bitmap *b)
 	int rc = 0;
 
 	if (b->ua && b->win && b->win_changed)
-		rc = b->ua->write(b->ua->opaque, b->data + b->win_byte, b->buf,
-				  b->win_len);
+		rc = b->touched ?
+			     window_merge(b) :
+			     b->ua->write(b->ua->opaque, b->data + b->win_byte,
+					  b->buf, b->win_len);
 	b->win = NULL;
 	return rc;
 }
@@ -91,7 +202,25 @@ struct iova_bitmap *iova_bitmap_alloc_window(uint64_t iova, uint64_t length,
 	b->data = data;
 	b->ua = ua;
 	b->window_bytes = window_bytes ? window_bytes : IOVA_BITMAP_WINDOW_BYTES;
-	if (ua) {
+	if (ua && ua->pin) {
+		size_t words = DIV_ROUND_UP(window_pages(b->window_bytes), 64);
+		uint8_t *mem;
+
+		/* One allocation: the pages, the bits, the merge space. */
+		mem = xmalloc(words * sizeof(uint64_t) + 2 * b->window_bytes);
+		if (!mem) {
+			rc = -ENOMEM;
+			goto err_free;
+		}
+		b->touched = (uint64_t *)(void *)mem;
+		b->buf = mem + words * sizeof(uint64_t);
+		b->merge = b->buf + b->window_bytes;
+		memset(b->touched, 0, words * sizeof(uint64_t));
+		/* Zero where the first window goes; merges keep it zero. */
+		memset(b->buf, 0,
+		       b->nbytes < b->window_bytes ? (size_t)b->nbytes :
+						     b->window_bytes);
+	} else if (ua) {
 		b->buf = xmalloc(b->window_bytes);
 		if (!b->buf) {
 			rc = -ENOMEM;
@@ -104,7 +233,7 @@ struct iova_bitmap *iova_bitmap_alloc_window(uint64_t iova, uint64_t length,
 	return b;
 
 err_free_buf:
-	xfree(b->buf);
+	xfree(b->touched ? (void *)b->touched : b->buf);
 err_free:
 	xfree(b);
 	return ERR_PTR(rc);
@@ -115,7 +244,7 @@ void iova_bitmap_free(struct iova_bitmap *bitmap)
 	if (!bitmap)
 		return;
 	window_unpin(bitmap);
-	xfree(bitmap->buf);
+	xfree(bitmap->touched ? (void *)bitmap->touched : bitmap->buf);
 	xfree(bitmap);
 }
 
@@ -199,7 +328,8 @@ void iova_bitmap_set(struct iova_bitmap *b, uint64_t iova, uint64_t length)
 	win_last = ((b->win_byte + b->win_len) << 3) - 1;
 	if (likely(first_bit >= win_first && last_bit <= win_last)) {
 		bits_set(b->win, first_bit - win_first, last_bit - win_first);
-		b->win_changed = 1;
+		window_touch(b, (first_bit - win_first) >> 3,
+			     (last_bit - win_first) >> 3);
 		return;
 	}
 	/* The part inside the window, then what lies either side of it. */
@@ -208,7 +338,7 @@ void iova_bitmap_set(struct iova_bitmap *b, uint64_t iova, uint64_t length)
 		uint64_t l = last_bit < win_last ? last_bit : win_last;
 
 		bits_set(b->win, f - win_first, l - win_first);
-		b->win_changed = 1;
+		window_touch(b, (f - win_first) >> 3, (l - win_first) >> 3);
 	}
 	if (first_bit < win_first)
 		bits_set_through(b, first_bit,
@@ -249,7 +379,7 @@ void iova_bitmap_set_bits(struct iova_bitmap *b, uint64_t iova,
 					part = mask >> (64 - sh);
 				p[i] |= (uint8_t)part;
 			}
-			b->win_changed = 1;
+			window_touch(b, off >> 3, (off >> 3) + nbytes - 1);
 			return;
 		}
 	}

@@ -12,7 +12,9 @@
  * nothing outside the buffer's DIV_ROUND_UP(nbits, 8) bytes is touched
  * (guard bytes; a uaccess that refuses anything outside), and that a
  * uaccess fault is -EFAULT, from alloc for the first window and from
- * for_each for a later one, never a crash.
+ * for_each for a later one, never a crash. With a uaccess that pins, the
+ * same, and only the caller's pages that receive bits are read and
+ * written.
  */
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -65,7 +67,8 @@ struct fake_user {
 	size_t len;
 	uint64_t bad_lo, bad_hi;
 	bool bad_read, bad_write;
-	unsigned long reads, writes, outside;
+	unsigned long reads, writes, pins, outside;
+	uint64_t bytes_read, bytes_written;
 };
 
 static bool fu_ok(struct fake_user *u, uint64_t addr, size_t n, bool bad)
@@ -85,6 +88,7 @@ static int fu_read(void *opaque, void *dst, uint64_t src, size_t n)
 		return -EFAULT;
 	memcpy(dst, u->buf + (src - u->base), n);
 	u->reads++;
+	u->bytes_read += n;
 	return 0;
 }
 
@@ -96,6 +100,18 @@ static int fu_write(void *opaque, uint64_t dst, const void *src, size_t n)
 		return -EFAULT;
 	memcpy(u->buf + (dst - u->base), src, n);
 	u->writes++;
+	u->bytes_written += n;
+	return 0;
+}
+
+/* A pin is for writing: the bytes must be there and writable. */
+static int fu_pin(void *opaque, uint64_t addr, size_t n)
+{
+	struct fake_user *u = opaque;
+
+	if (!fu_ok(u, addr, n, u->bad_write))
+		return -EFAULT;
+	u->pins++;
 	return 0;
 }
 
@@ -163,23 +179,32 @@ struct bm_case {
 	uint64_t iova_off; /* bitmap iova past a page_size boundary */
 	size_t window; /* window_bytes; 0: the default */
 	bool ua;
+	bool pin; /* the uaccess pins (with ua) */
 };
 
 static const struct bm_case bm_cases[] = {
-	{ "1bit", 1, 1, 4096, 0, 0, false },
-	{ "7bits-2k-win1", 7, 3, 2048, 0, 1, false },
-	{ "63bits-64k-win8-ua", 63, 0xff1, 65536, 0, 8, true },
-	{ "64bits-win8", 64, 0, 4096, 0, 8, false },
-	{ "65bits-win1-ua", 65, 7, 4096, 0, 1, true },
-	{ "1000bits-win8", 1000, 1, 4096, 0x123, 8, false },
-	{ "1000bits-win3-ua", 1000, 0xfff, 4096, 0, 3, true },
-	{ "npot-0x3000-win64", 5000, 5, 0x3000, 0x800, 64, false },
-	{ "npot-0x1800-win8-ua", 777, 2, 0x1800, 0, 8, true },
-	{ "npot-3-win8", 999, 9, 3, 0, 8, false },
-	{ "1000003bits-win64", 1000003, 0xff1, 4096, 0, 64, false },
-	{ "1000003bits-win4096-ua", 1000003, 1, 4096, 0x10, 4096, true },
-	{ "1000003bits-default-ua", 1000003, 0x801, 2048, 0, 0, true },
-	{ "1tb-pages", 3, 1, 1ULL << 40, 0, 0, false },
+	{ "1bit", 1, 1, 4096, 0, 0, false, false },
+	{ "7bits-2k-win1", 7, 3, 2048, 0, 1, false, false },
+	{ "63bits-64k-win8-ua", 63, 0xff1, 65536, 0, 8, true, false },
+	{ "64bits-win8", 64, 0, 4096, 0, 8, false, false },
+	{ "65bits-win1-ua", 65, 7, 4096, 0, 1, true, false },
+	{ "1000bits-win8", 1000, 1, 4096, 0x123, 8, false, false },
+	{ "1000bits-win3-ua", 1000, 0xfff, 4096, 0, 3, true, false },
+	{ "npot-0x3000-win64", 5000, 5, 0x3000, 0x800, 64, false, false },
+	{ "npot-0x1800-win8-ua", 777, 2, 0x1800, 0, 8, true, false },
+	{ "npot-3-win8", 999, 9, 3, 0, 8, false, false },
+	{ "1000003bits-win64", 1000003, 0xff1, 4096, 0, 64, false, false },
+	{ "1000003bits-win4096-ua", 1000003, 1, 4096, 0x10, 4096, true, false },
+	{ "1000003bits-default-ua", 1000003, 0x801, 2048, 0, 0, true, false },
+	{ "1tb-pages", 3, 1, 1ULL << 40, 0, 0, false, false },
+	{ "63bits-64k-win8-pin", 63, 0xff1, 65536, 0, 8, true, true },
+	{ "65bits-win1-pin", 65, 7, 4096, 0, 1, true, true },
+	{ "1000bits-win3-pin", 1000, 0xfff, 4096, 0, 3, true, true },
+	{ "npot-0x1800-win8-pin", 777, 2, 0x1800, 0, 8, true, true },
+	{ "1000003bits-win4096-pin", 1000003, 1, 4096, 0x10, 4096, true, true },
+	{ "1000003bits-win5000-pin", 1000003, 0xabc, 4096, 0, 5000, true,
+	  true },
+	{ "1000003bits-default-pin", 1000003, 0x801, 2048, 0, 0, true, true },
 };
 
 struct walk {
@@ -262,7 +287,10 @@ TEST_VARIANTS(iova_bitmap, model, struct bm_case, bm_cases)
 			  test_rand(&rng) % (1ULL << shift);
 	size_t wb = v->window ? v->window : IOVA_BITMAP_WINDOW_BYTES;
 	struct fake_user u = { 0 };
-	struct uaccess ua = { fu_read, fu_write, &u };
+	struct uaccess ua = { .read = fu_read,
+			      .write = fu_write,
+			      .opaque = &u,
+			      .pin = v->pin ? fu_pin : NULL };
 	struct iova_bitmap *b;
 	struct model m;
 	struct buf bf;
@@ -306,6 +334,8 @@ TEST_VARIANTS(iova_bitmap, model, struct bm_case, bm_cases)
 	EXPECT_EQ(w.next, iova + length);
 	EXPECT_EQ(w.windows, DIV_ROUND_UP(bf.nbytes, wb));
 	iova_bitmap_free(b);
+	if (v->pin)
+		EXPECT_EQ(u.pins, w.windows);
 
 	model_check(&m, bf.p, initial);
 	EXPECT_TRUE(buf_guards_ok(&bf));
@@ -358,7 +388,9 @@ TEST(iova_bitmap, set_before_walk)
 {
 	uint8_t bits[4] = { 0 }, user[4] = { 0 };
 	struct fake_user u = { .base = 0x5000, .buf = user, .len = 4 };
-	struct uaccess ua = { fu_read, fu_write, &u };
+	struct uaccess ua = { .read = fu_read,
+			      .write = fu_write,
+			      .opaque = &u };
 	struct iova_bitmap *b;
 
 	b = iova_bitmap_alloc(0x100000, 32 * 4096, 4096, (uintptr_t)bits, NULL);
@@ -405,7 +437,9 @@ TEST(iova_bitmap, uaccess_faults)
 	enum { NBYTES = 64, WIN = 8 };
 	uint8_t user[NBYTES];
 	struct fake_user u = { .base = 0x7000, .buf = user, .len = NBYTES };
-	struct uaccess ua = { fu_read, fu_write, &u };
+	struct uaccess ua = { .read = fu_read,
+			      .write = fu_write,
+			      .opaque = &u };
 	uint64_t iova = 1ULL << 40, len = NBYTES * 8 * 4096ULL;
 	struct count_arg a;
 	struct iova_bitmap *b;
@@ -472,6 +506,145 @@ TEST(iova_bitmap, uaccess_faults)
 	EXPECT_EQ(u.outside, 0);
 }
 
+/*
+ * With a pin, the window is not copied in, and when it is done only the
+ * caller's pages (4 KiB of its address space) that received bits are
+ * read, ORed and written back, a run of adjacent ones at a time.
+ */
+TEST(iova_bitmap, pin_merges_only_touched_pages)
+{
+	enum { SKEW = 0x100, NBYTES = 3 * 4096, PG = 4096 };
+	static uint8_t user[NBYTES], initial[NBYTES];
+	struct fake_user u = { .base = 0x20000000000ULL + SKEW,
+			       .buf = user,
+			       .len = NBYTES };
+	struct uaccess ua = {
+		.read = fu_read, .write = fu_write, .opaque = &u, .pin = fu_pin
+	};
+	uint64_t iova = 1ULL << 32, len = NBYTES * 8ULL * 4096;
+	/* Bitmap byte b is on caller page (SKEW + b) / PG: 0 .. 3. */
+	const uint64_t page_first[] = { 0, PG - SKEW, 2 * PG - SKEW,
+					3 * PG - SKEW };
+	struct iova_bitmap *b;
+
+	for (size_t i = 0; i < NBYTES; i++)
+		initial[i] = (uint8_t)(i * 37) & 0x5a;
+
+	/* Nothing set: the pin, and not a byte read or written. */
+	memcpy(user, initial, NBYTES);
+	b = iova_bitmap_alloc(iova, len, 4096, u.base, &ua);
+	ASSERT_FALSE(IS_ERR(b));
+	iova_bitmap_free(b);
+	EXPECT_EQ(u.pins, 1);
+	EXPECT_EQ(u.reads + u.writes, 0);
+	EXPECT_MEMEQ(user, initial, NBYTES);
+
+	/* A bit on page 2: that page alone, ORed into what was there. */
+	u.pins = 0;
+	b = iova_bitmap_alloc(iova, len, 4096, u.base, &ua);
+	ASSERT_FALSE(IS_ERR(b));
+	iova_bitmap_set(b, iova + (page_first[2] + 5) * 8 * 4096 + 3 * 4096, 1);
+	iova_bitmap_free(b);
+	EXPECT_EQ(u.reads, 1);
+	EXPECT_EQ(u.writes, 1);
+	EXPECT_EQ(u.bytes_read, PG);
+	EXPECT_EQ(u.bytes_written, PG);
+	initial[page_first[2] + 5] |= 1 << 3;
+	EXPECT_MEMEQ(user, initial, NBYTES);
+
+	/* The partial first and last pages: two runs, only their bytes. */
+	u.reads = u.writes = u.bytes_read = u.bytes_written = 0;
+	b = iova_bitmap_alloc(iova, len, 4096, u.base, &ua);
+	ASSERT_FALSE(IS_ERR(b));
+	iova_bitmap_set(b, iova, 4096);
+	iova_bitmap_set(b, iova + (NBYTES * 8ULL - 1) * 4096, 4096);
+	iova_bitmap_free(b);
+	EXPECT_EQ(u.reads, 2);
+	EXPECT_EQ(u.writes, 2);
+	EXPECT_EQ(u.bytes_read, (PG - SKEW) + SKEW);
+	initial[0] |= 1;
+	initial[NBYTES - 1] |= 0x80;
+	EXPECT_MEMEQ(user, initial, NBYTES);
+
+	/* Pages 1 and 2 through one word of bits each: one run of two. */
+	u.reads = u.writes = u.bytes_read = u.bytes_written = 0;
+	b = iova_bitmap_alloc(iova, len, 4096, u.base, &ua);
+	ASSERT_FALSE(IS_ERR(b));
+	iova_bitmap_set_bits(b, iova + page_first[1] * 8 * 4096, 12, 1);
+	iova_bitmap_set_bits(b, iova + (page_first[3] - 8) * 8 * 4096, 12,
+			     1ULL << 63);
+	iova_bitmap_free(b);
+	EXPECT_EQ(u.reads, 1);
+	EXPECT_EQ(u.bytes_read, 2 * PG);
+	initial[page_first[1]] |= 1;
+	initial[page_first[3] - 1] |= 0x80;
+	EXPECT_MEMEQ(user, initial, NBYTES);
+	EXPECT_EQ(u.outside, 0);
+}
+
+/* As uaccess_faults, where the pin and not a read finds the bad bytes. */
+TEST(iova_bitmap, pin_faults)
+{
+	enum { NBYTES = 64, WIN = 8 };
+	uint8_t user[NBYTES];
+	struct fake_user u = { .base = 0x7000, .buf = user, .len = NBYTES };
+	struct uaccess ua = {
+		.read = fu_read, .write = fu_write, .opaque = &u, .pin = fu_pin
+	};
+	uint64_t iova = 1ULL << 40, len = NBYTES * 8 * 4096ULL;
+	struct count_arg a;
+	struct iova_bitmap *b;
+
+	/* The first window cannot be pinned: alloc fails. */
+	memset(user, 0, sizeof(user));
+	u.bad_lo = u.base + 3;
+	u.bad_hi = u.base + 4;
+	u.bad_write = true;
+	b = iova_bitmap_alloc_window(iova, len, 4096, u.base, &ua, WIN);
+	EXPECT_EQ(PTR_ERR(b), -EFAULT);
+
+	/* The fourth cannot: three done, their bits kept. */
+	u.bad_lo = u.base + 3 * WIN + 5;
+	u.bad_hi = u.bad_lo + 1;
+	b = iova_bitmap_alloc_window(iova, len, 4096, u.base, &ua, WIN);
+	ASSERT_FALSE(IS_ERR(b));
+	a = (struct count_arg){ .set_len = 4096 };
+	EXPECT_RC(-EFAULT, iova_bitmap_for_each(b, &a, count_window));
+	EXPECT_EQ(a.calls, 3);
+	iova_bitmap_free(b);
+	EXPECT_EQ(user[0], 1);
+	EXPECT_EQ(user[WIN], 1);
+	EXPECT_EQ(user[2 * WIN], 1);
+	EXPECT_EQ(user[3 * WIN], 0);
+
+	/* Sets that run into the bad window: what cannot land is dropped. */
+	memset(user, 0, sizeof(user));
+	b = iova_bitmap_alloc_window(iova, len, 4096, u.base, &ua, WIN);
+	ASSERT_FALSE(IS_ERR(b));
+	a = (struct count_arg){ .set_len = len };
+	EXPECT_RC(-EFAULT, iova_bitmap_for_each(b, &a, count_window));
+	EXPECT_EQ(a.calls, 3);
+	iova_bitmap_free(b);
+	for (size_t i = 0; i < 3 * WIN; i++)
+		EXPECT_EQ(user[i], 0xff);
+
+	/* Merging the second window back fails to read: it ends there. */
+	memset(user, 0, sizeof(user));
+	u.bad_write = false;
+	u.bad_read = true;
+	u.bad_lo = u.base + WIN + 2;
+	u.bad_hi = u.bad_lo + 1;
+	b = iova_bitmap_alloc_window(iova, len, 4096, u.base, &ua, WIN);
+	ASSERT_FALSE(IS_ERR(b));
+	a = (struct count_arg){ .set_len = 4096 };
+	EXPECT_RC(-EFAULT, iova_bitmap_for_each(b, &a, count_window));
+	EXPECT_EQ(a.calls, 2);
+	iova_bitmap_free(b);
+	EXPECT_EQ(user[0], 1);
+	EXPECT_EQ(user[WIN], 0);
+	EXPECT_EQ(u.outside, 0);
+}
+
 /* The project's copy_{from,to}_user uaccess over a page that is not there. */
 TEST(iova_bitmap, uaccess_user_unmapped_page)
 {
@@ -502,11 +675,15 @@ TEST(iova_bitmap, fail_nth)
 {
 	uint8_t user[16] = { 0 };
 	struct fake_user u = { .base = 0x9000, .buf = user, .len = 16 };
-	struct uaccess ua = { fu_read, fu_write, &u };
+	struct uaccess ua = { .read = fu_read,
+			      .write = fu_write,
+			      .opaque = &u };
 	struct iova_bitmap *b;
 	unsigned long n;
 
-	for (int with_ua = 0; with_ua < 2; with_ua++) {
+	/* 0: no uaccess; 1: one without a pin; 2: one with. */
+	for (int with_ua = 0; with_ua < 3; with_ua++) {
+		ua.pin = with_ua == 2 ? fu_pin : NULL;
 		for (n = 1; n < 8; n++) {
 			alloc_fail_nth_set(n);
 			b = iova_bitmap_alloc(0, 128 * 4096, 4096,
@@ -518,7 +695,7 @@ TEST(iova_bitmap, fail_nth)
 				break;
 			EXPECT_EQ(PTR_ERR(b), -ENOMEM);
 		}
-		/* The bitmap; with a uaccess, its window buffer too. */
+		/* The bitmap; with a uaccess, its window buffers too. */
 		EXPECT_EQ(n, with_ua ? 3 : 2);
 		ASSERT_FALSE(IS_ERR(b));
 		iova_bitmap_free(b);
@@ -551,9 +728,11 @@ TEST(iova_bitmap, set_bits_matches_set)
 			masks[i] = test_rand(&seed) & test_rand(&seed);
 		}
 		ba = iova_bitmap_alloc_window(base, nbits << 12, 4096,
-					      (uintptr_t)(a + off), NULL, window);
+					      (uintptr_t)(a + off), NULL,
+					      window);
 		bb = iova_bitmap_alloc_window(base, nbits << 12, 4096,
-					      (uintptr_t)(b + off), NULL, window);
+					      (uintptr_t)(b + off), NULL,
+					      window);
 		ASSERT_FALSE(IS_ERR(ba));
 		ASSERT_FALSE(IS_ERR(bb));
 		/* All records land in the first window's callback. */
@@ -563,8 +742,9 @@ TEST(iova_bitmap, set_bits_matches_set)
 			iova_bitmap_set_bits(ba, iova, 12, masks[i]);
 			for (int k = 0; k < 64; k++)
 				if (masks[i] & (1ULL << k))
-					iova_bitmap_set(bb, iova + ((uint64_t)k << 12),
-							4096);
+					iova_bitmap_set(
+						bb, iova + ((uint64_t)k << 12),
+						4096);
 		}
 		iova_bitmap_free(ba);
 		iova_bitmap_free(bb);
