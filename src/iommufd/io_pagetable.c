@@ -939,40 +939,72 @@ int iopt_set_dirty_tracking(struct io_pagetable *iopt,
 }
 
 /*
- * The caller's bitmap as Linux's iova_bitmap pins it: each window with
- * pin_user_pages_fast(FOLL_WRITE), which stops at the first page it cannot
- * pin (not mapped, PROT_NONE or read-only). The window is then as many u64
+ * The caller's bitmap as Linux's iova_bitmap pins it: with
+ * pin_user_pages_fast(FOLL_WRITE), up to 512 pages at a time (a page of
+ * struct page pointers: 2 MiB of bitmap, 64 GiB of IOVA at 4 KiB), from
+ * where the last pin ended; a pin stops at the first page it cannot pin
+ * (not mapped, PROT_NONE or read-only). The window is then as many u64
  * words as the pinned bytes reach (rounded up), its bits past the pinned
  * pages are dropped (their set-ahead never lands), and the next window's
- * pin fails, ending the walk. Here a window read pins by touching
- * (user_range_pin()), records the first byte it could not pin in @limit,
- * reads zeros past it and drops writes past it; read_and_clear_window()
- * stops at the word @limit falls in.
+ * pin fails, ending the walk.
+ *
+ * Here a pin faults the same pages in for writing (user_range_fault_in():
+ * one madvise, nothing copied) and records the first byte it could not
+ * pin in @limit; read_and_clear_window() stops at the word @limit falls
+ * in. iova_bitmap's windows are smaller than the kernel's pins, so a
+ * window already inside [data, @pinned) costs nothing. The bits reach the
+ * caller through copy_{from,to}_user of only the pages that receive any
+ * (iova_bitmap.c), which read zeros past @limit and drop writes past it.
  */
+#define BITMAP_PIN_BYTES (512ULL << IOVA_BITMAP_USER_PAGE_SHIFT)
+
 struct bitmap_pin {
 	uint64_t data;		/* the caller's bitmap */
+	uint64_t end;		/* its end (saturated) */
+	uint64_t pinned;	/* [data, pinned) is pinned */
 	uint64_t limit;		/* first byte not pinned; UINT64_MAX: none yet */
 };
 
-static int bitmap_pin_read(void *opaque, void *dst, uint64_t src, size_t n)
+static int bitmap_pin(void *opaque, uint64_t addr, size_t n)
 {
 	struct bitmap_pin *p = opaque;
-	size_t want, got = 0;
+	uint64_t want, from, to, got;
 
-	if (src < p->limit) {
-		want = p->limit - src < n ? (size_t)(p->limit - src) : n;
-		got = user_range_pin(dst, src, want, true);
-		if (got < want)
-			p->limit = src + got;
-	}
-	if (!got)
+	if (addr >= p->limit)
+		return -EFAULT;
+	want = n < p->limit - addr ? addr + n : p->limit;
+	if (want <= p->pinned)
+		return 0;
+	/* The kernel's next pin: from where the last ended, 512 pages. */
+	from = addr > p->pinned ? addr : p->pinned;
+	to = (from & ~(uint64_t)((1ULL << IOVA_BITMAP_USER_PAGE_SHIFT) - 1)) +
+	     BITMAP_PIN_BYTES;
+	if (to < from || to > p->end)
+		to = p->end;
+	if (to < want)
+		to = want;
+	got = user_range_fault_in(from, (size_t)(to - from), true);
+	p->pinned = from + got;
+	if (p->pinned < to)
+		p->limit = p->pinned;
+	return addr < p->limit ? 0 : -EFAULT;
+}
+
+static int bitmap_read(void *opaque, void *dst, uint64_t src, size_t n)
+{
+	struct bitmap_pin *p = opaque;
+	size_t got;
+
+	if (src >= p->limit)
+		return -EFAULT;
+	got = p->limit - src < n ? (size_t)(p->limit - src) : n;
+	if (copy_from_user(dst, src, got))
 		return -EFAULT;
 	memset((uint8_t *)dst + got, 0, n - got);
 	return 0;
 }
 
-static int bitmap_pin_write(void *opaque, uint64_t dst, const void *src,
-			    size_t n)
+static int bitmap_write(void *opaque, uint64_t dst, const void *src, size_t n)
 {
 	struct bitmap_pin *p = opaque;
 
@@ -1051,10 +1083,11 @@ int iopt_read_and_clear_dirty_data(struct io_pagetable *iopt,
 		.domain = domain,
 		.flags = flags,
 		.iova = cmd->iova,
-		.pin = { .data = cmd->data, .limit = UINT64_MAX },
+		.pin = { .data = cmd->data, .pinned = cmd->data,
+			 .limit = UINT64_MAX },
 	};
 	struct iova_bitmap *bitmap;
-	uint64_t last, length = cmd->length;
+	uint64_t last, length = cmd->length, nbytes;
 
 	/* Linux iommufd_check_iova_range(), in its order. */
 	if (__builtin_add_overflow(cmd->iova, cmd->length - 1, &last))
@@ -1080,9 +1113,13 @@ int iopt_read_and_clear_dirty_data(struct io_pagetable *iopt,
 	if (!length)
 		length = UINT64_MAX - 7;
 	w.pgshift = ffs64(cmd->page_size);
-	w.ua = (struct uaccess){ .read = bitmap_pin_read,
-				 .write = bitmap_pin_write,
-				 .opaque = &w.pin };
+	nbytes = DIV_ROUND_UP(((length - 1) >> w.pgshift) + 1, 8);
+	if (__builtin_add_overflow(cmd->data, nbytes, &w.pin.end))
+		w.pin.end = UINT64_MAX;
+	w.ua = (struct uaccess){ .read = bitmap_read,
+				 .write = bitmap_write,
+				 .opaque = &w.pin,
+				 .pin = bitmap_pin };
 	bitmap = iova_bitmap_alloc(cmd->iova, length, cmd->page_size, cmd->data,
 				   &w.ua);
 	/* Any failure of Linux's iova_bitmap_alloc() is -ENOMEM. */

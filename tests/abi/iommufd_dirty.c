@@ -480,6 +480,37 @@ TEST(iommufd_dirty, bitmap_partly_unmapped)
 	close(e.fd);
 }
 
+/*
+ * The same with the bitmap's second page read-only: a FOLL_WRITE pin stops
+ * there just as at an unmapped page, and nothing is written to it.
+ */
+TEST(iommufd_dirty, bitmap_partly_read_only)
+{
+	const uint64_t pages[] = { 1, 63 };
+	uint8_t *p = abi_buf(2 * ABI_PAGE, ABI_PAGE);
+	uint8_t *bm = p + ABI_PAGE - 8;
+	uint8_t one = 1;
+	struct dirty_env e;
+
+	memset(p, 0, 2 * ABI_PAGE);
+	ASSERT_EQ(mprotect(p + ABI_PAGE, ABI_PAGE, PROT_READ), 0);
+	dirty_env_init(&e, 256 * IOPAGE, false);
+	EXPECT_EQ(mark(&e, pages, 2), 2);
+	ASSERT_EQ(abi_mock_dirty(e.fd, e.hwpt, START + 100 * IOPAGE, IOPAGE,
+				 IOPAGE, &one, NULL),
+		  0);
+	EXPECT_EQ(
+		abi_get_dirty(e.fd, e.hwpt, START, 256 * IOPAGE, IOPAGE, bm, 0),
+		0);
+	EXPECT_EQ(bm[0], 1 << 1);
+	EXPECT_EQ(bm[7], 1 << 7);
+	for (size_t i = 0; i < ABI_PAGE; i++)
+		EXPECT_EQ(p[ABI_PAGE + i], 0);
+	EXPECT_EQ(read_bits(&e, START, 64, 0), 0);
+	EXPECT_EQ(read_bits(&e, START + 64 * IOPAGE, 64, 0), 1ULL << 36);
+	close(e.fd);
+}
+
 TEST(iommufd_dirty, zero_iova_zero_length)
 {
 	const uint64_t pages[] = { 0 };
