@@ -25,7 +25,8 @@
  * AMD v1 domain allocated dirty-capable with the same IOVA width, the same
  * ranges mapped onto the same memory with the same leaf size
  * (pt_map_pgsizes(), 4K-only as HUGE_PAGES=0 maps), the same pages dirtied
- * by pt_dma_write(), and a harvest windowed as iommufd does it:
+ * by pt_dma_write() from a thread of its own (as the device's engine is),
+ * and a harvest windowed as iommufd does it:
  * iova_bitmap_alloc() over a local buffer, pt_read_and_clear_dirty() once
  * per window, iova_bitmap_free().
  *
@@ -43,6 +44,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -483,6 +485,41 @@ static int direct_dirty(const struct di_case *c, uint64_t iova, uint64_t size,
 	return 0;
 }
 
+/* A DMA pass of the direct path, run the way the device runs its own. */
+struct direct_pass {
+	const struct di_case *c;
+	uint64_t iova, size;
+	uint32_t bs;
+	int rc;
+};
+
+static void *direct_pass_thread(void *arg)
+{
+	struct direct_pass *p = arg;
+
+	p->rc = direct_dirty(p->c, p->iova, p->size, p->bs);
+	return NULL;
+}
+
+/*
+ * direct_dirty() on a thread of its own, as the device's engine thread
+ * writes for the ioctl path: on neither path are the dirtied leaves last
+ * written by the harvesting thread itself.
+ */
+static int direct_dirty_device(const struct di_case *c, uint64_t iova,
+			       uint64_t size, uint32_t bs)
+{
+	struct direct_pass p = {
+		.c = c, .iova = iova, .size = size, .bs = bs, .rc = -EINTR
+	};
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, direct_pass_thread, &p))
+		return -EAGAIN;
+	pthread_join(t, NULL);
+	return p.rc;
+}
+
 static int direct_window(struct iova_bitmap *bitmap, uint64_t iova,
 			 uint64_t length, void *opaque)
 {
@@ -647,7 +684,7 @@ static int di_dirty(const struct di_abi *a, const struct di_case *c,
 		return 0;
 	rc = dma_pass(a, DI_IOVA, leaves * c->leaf, bs);
 	if (!rc)
-		rc = direct_dirty(c, DI_IOVA, leaves * c->leaf, bs);
+		rc = direct_dirty_device(c, DI_IOVA, leaves * c->leaf, bs);
 	return rc;
 }
 
