@@ -40,10 +40,11 @@ struct iova_bitmap {
 	int win_changed;
 
 	/*
-	 * ua with a pin: @buf holds only the bits set in this window (zero
-	 * elsewhere), @touched has a bit per caller page of the window that
-	 * received any (bit 0: the page holding win_byte), and @merge is
-	 * window_bytes of space to merge them with the caller's bytes.
+	 * ua with a pin: @touched has a bit per caller page of the window
+	 * that received bits (bit 0: the page holding win_byte); @buf holds
+	 * the bits set in this window on those pages, and nothing meaningful
+	 * elsewhere; @merge is window_bytes of space to merge them with the
+	 * caller's bytes.
 	 */
 	uint64_t *touched;
 	uint8_t *merge;
@@ -80,14 +81,30 @@ static int window_pin(struct iova_bitmap *b, uint64_t byte)
 	return b->ua->read(b->ua->opaque, b->buf, b->data + byte, b->win_len);
 }
 
+/* Caller page @p of the window, as bytes [*lo, *hi) of the window. */
+static void window_page_bytes(const struct iova_bitmap *b, uint64_t p,
+			      uint64_t *lo, uint64_t *hi)
+{
+	uint64_t start = b->data + b->win_byte;
+	uint64_t page = (start & ~(USER_PAGE_SIZE - 1)) +
+			(p << USER_PAGE_SHIFT);
+
+	*lo = page > start ? page - start : 0;
+	*hi = page + USER_PAGE_SIZE - start < b->win_len ?
+		      page + USER_PAGE_SIZE - start :
+		      b->win_len;
+}
+
 /*
- * Bytes [first, last] of the window received bits. With a pin, note the
- * caller pages they are on; cheap enough for every store.
+ * Bytes [first, last] of the window are about to receive bits. With a pin,
+ * note the caller pages they are on, and zero a page's bytes of @buf the
+ * first time it is noted (the rest of @buf is never read); cheap enough
+ * for every store.
  */
 static inline void window_touch(struct iova_bitmap *b, uint64_t first,
 				uint64_t last)
 {
-	uint64_t base, p, lp;
+	uint64_t base, p, lp, lo, hi;
 
 	b->win_changed = 1;
 	if (!b->touched)
@@ -95,8 +112,13 @@ static inline void window_touch(struct iova_bitmap *b, uint64_t first,
 	base = (b->data + b->win_byte) >> USER_PAGE_SHIFT;
 	lp = ((b->data + b->win_byte + last) >> USER_PAGE_SHIFT) - base;
 	for (p = ((b->data + b->win_byte + first) >> USER_PAGE_SHIFT) - base;
-	     p <= lp; p++)
+	     p <= lp; p++) {
+		if (b->touched[p / 64] & (1ULL << (p % 64)))
+			continue;
 		b->touched[p / 64] |= 1ULL << (p % 64);
+		window_page_bytes(b, p, &lo, &hi);
+		memset(b->buf + lo, 0, (size_t)(hi - lo));
+	}
 }
 
 /* @dst |= @src, @n bytes. */
@@ -118,19 +140,18 @@ static void bytes_or(uint8_t *dst, const uint8_t *src, size_t n)
 
 /*
  * Merge the window's bits into the caller's bytes, a run of touched pages
- * at a time: read, OR, write; then clear those bytes of @buf again.
+ * at a time: read, OR, write.
  * Return: 0, or -EFAULT when a read or write failed (the walk ends there).
  */
 static int window_merge(struct iova_bitmap *b)
 {
 	uint64_t start = b->data + b->win_byte;
-	uint64_t page0 = start & ~(USER_PAGE_SIZE - 1);
-	size_t words = DIV_ROUND_UP(window_pages(b->window_bytes), 64);
 	size_t npages = window_pages(b->window_bytes);
+	size_t words = DIV_ROUND_UP(npages, 64);
 	int rc = 0;
 
-	for (size_t p = 0; p < npages;) {
-		uint64_t lo, hi;
+	for (size_t p = 0; !rc && p < npages;) {
+		uint64_t lo, end, other;
 		size_t q = p;
 
 		if (!(b->touched[p / 64] & (1ULL << (p % 64)))) {
@@ -141,22 +162,15 @@ static int window_merge(struct iova_bitmap *b)
 		       (b->touched[(q + 1) / 64] & (1ULL << ((q + 1) % 64))))
 			q++;
 		/* Pages [p, q] of the window, as bytes of the window. */
-		lo = page0 + ((uint64_t)p << USER_PAGE_SHIFT);
-		hi = page0 + ((uint64_t)(q + 1) << USER_PAGE_SHIFT);
-		lo = lo > start ? lo - start : 0;
-		hi = hi - start < b->win_len ? hi - start : b->win_len;
-		if (!rc && lo < hi) {
-			rc = b->ua->read(b->ua->opaque, b->merge, start + lo,
-					 (size_t)(hi - lo));
-			if (!rc) {
-				bytes_or(b->merge, b->buf + lo,
-					 (size_t)(hi - lo));
-				rc = b->ua->write(b->ua->opaque, start + lo,
-						  b->merge, (size_t)(hi - lo));
-			}
+		window_page_bytes(b, p, &lo, &other);
+		window_page_bytes(b, q, &other, &end);
+		rc = b->ua->read(b->ua->opaque, b->merge, start + lo,
+				 (size_t)(end - lo));
+		if (!rc) {
+			bytes_or(b->merge, b->buf + lo, (size_t)(end - lo));
+			rc = b->ua->write(b->ua->opaque, start + lo, b->merge,
+					  (size_t)(end - lo));
 		}
-		if (lo < hi)
-			memset(b->buf + lo, 0, (size_t)(hi - lo));
 		p = q + 1;
 	}
 	memset(b->touched, 0, words * sizeof(uint64_t));
@@ -216,10 +230,6 @@ struct iova_bitmap *iova_bitmap_alloc_window(uint64_t iova, uint64_t length,
 		b->buf = mem + words * sizeof(uint64_t);
 		b->merge = b->buf + b->window_bytes;
 		memset(b->touched, 0, words * sizeof(uint64_t));
-		/* Zero where the first window goes; merges keep it zero. */
-		memset(b->buf, 0,
-		       b->nbytes < b->window_bytes ? (size_t)b->nbytes :
-						     b->window_bytes);
 	} else if (ua) {
 		b->buf = xmalloc(b->window_bytes);
 		if (!b->buf) {
@@ -327,9 +337,9 @@ void iova_bitmap_set(struct iova_bitmap *b, uint64_t iova, uint64_t length)
 	win_first = b->win_byte << 3;
 	win_last = ((b->win_byte + b->win_len) << 3) - 1;
 	if (likely(first_bit >= win_first && last_bit <= win_last)) {
-		bits_set(b->win, first_bit - win_first, last_bit - win_first);
 		window_touch(b, (first_bit - win_first) >> 3,
 			     (last_bit - win_first) >> 3);
+		bits_set(b->win, first_bit - win_first, last_bit - win_first);
 		return;
 	}
 	/* The part inside the window, then what lies either side of it. */
@@ -337,8 +347,8 @@ void iova_bitmap_set(struct iova_bitmap *b, uint64_t iova, uint64_t length)
 		uint64_t f = first_bit > win_first ? first_bit : win_first;
 		uint64_t l = last_bit < win_last ? last_bit : win_last;
 
-		bits_set(b->win, f - win_first, l - win_first);
 		window_touch(b, (f - win_first) >> 3, (l - win_first) >> 3);
+		bits_set(b->win, f - win_first, l - win_first);
 	}
 	if (first_bit < win_first)
 		bits_set_through(b, first_bit,
@@ -371,6 +381,7 @@ void iova_bitmap_set_bits(struct iova_bitmap *b, uint64_t iova,
 			unsigned int sh = off & 7;
 			unsigned int nbytes = sh ? 9 : 8;
 
+			window_touch(b, off >> 3, (off >> 3) + nbytes - 1);
 			for (unsigned int i = 0; i < nbytes; i++) {
 				uint64_t part = i ? (mask >> (8 * i - sh)) :
 						    (mask << sh);
@@ -379,7 +390,6 @@ void iova_bitmap_set_bits(struct iova_bitmap *b, uint64_t iova,
 					part = mask >> (64 - sh);
 				p[i] |= (uint8_t)part;
 			}
-			window_touch(b, off >> 3, (off >> 3) + nbytes - 1);
 			return;
 		}
 	}
