@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <iodirty/uaccess.h>
 
@@ -119,4 +121,35 @@ TEST(uaccess, fault_in_finds_what_a_pin_finds)
 	munmap(ro, 3 * PG);
 	munmap(none, 4 * PG);
 	munmap(fresh, 4 * PG);
+}
+
+/*
+ * A child's copies reach the child's memory: the pid the copies name is
+ * not the parent's, cached before the fork.
+ */
+TEST(uaccess, copies_in_a_forked_child_reach_the_child)
+{
+	static volatile uint64_t v = 1;
+	uint64_t got = 0, three = 3;
+	int status = -1;
+	pid_t child;
+
+	ASSERT_EQ(copy_from_user(&got, (uintptr_t)&v, sizeof(got)), 0);
+	ASSERT_EQ(got, 1);
+	child = fork();
+	ASSERT_TRUE(child >= 0);
+	if (!child) {
+		v = 2;
+		if (copy_from_user(&got, (uintptr_t)&v, sizeof(got)) ||
+		    got != 2)
+			_exit(1);
+		if (copy_to_user((uintptr_t)&v, &three, sizeof(three)) ||
+		    v != 3)
+			_exit(2);
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(child, &status, 0), child);
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	EXPECT_EQ(v, 1);
 }
