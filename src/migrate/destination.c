@@ -210,22 +210,6 @@ static int send_hashes(struct dest *d)
 	return rc;
 }
 
-static void compare(struct dest *d)
-{
-	uint64_t n = mig_ram_pages(d->vm);
-
-	d->st->verify_pages = n;
-	for (uint64_t i = 0; i < n; i++) {
-		if (d->hashes[i] == d->src_hashes[i])
-			continue;
-		if (!d->st->verify_mismatch)
-			d->st->verify_first_gpa = mig_page_gpa(d->vm, i);
-		d->st->verify_mismatch++;
-	}
-	d->st->verdict = d->st->verify_mismatch ? MIG_VERIFY_DIFFERENT :
-						  MIG_VERIFY_IDENTICAL;
-}
-
 /* GO: run. The devices go back to RUNNING, then the vCPUs start. */
 static int go(struct dest *d)
 {
@@ -349,7 +333,7 @@ int mig_destination(struct vmm *vm, struct mig_chan *ch, bool two_way,
 			if (two_way)
 				mig_write_record(ch, MIG_REC_RUNNING, NULL, 0);
 			if (d.src_hashes && d.hashes)
-				compare(&d);
+				mig_compare_hashes(vm, d.hashes, d.src_hashes, st);
 			st->outcome = MIG_OUTCOME_DONE;
 			goto out;
 		case MIG_REC_ERROR:

@@ -31,6 +31,12 @@ uint8_t *mig_gpa_hva(struct vmm *vm, uint64_t gpa);
  * threads. @hashes holds mig_ram_pages() entries.
  */
 void mig_hash_ram(struct vmm *vm, uint64_t *hashes);
+/**
+ * mig_compare_hashes() - fill @st's verdict, verify_pages, verify_mismatch
+ * and verify_first_gpa from this end's hashes and the other end's.
+ */
+void mig_compare_hashes(struct vmm *vm, const uint64_t *mine,
+			const uint64_t *theirs, struct mig_stats *st);
 
 /* Send an ERROR record (best effort) with @msg. */
 void mig_send_error(struct mig_chan *ch, int err, const char *msg);

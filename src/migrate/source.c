@@ -358,21 +358,6 @@ static int send_verify(struct source *s, const uint64_t *hashes, uint64_t n)
 	return rc;
 }
 
-static void compare_hashes(struct source *s, const uint64_t *mine,
-			   const uint64_t *theirs, uint64_t n)
-{
-	s->st->verify_pages = n;
-	for (uint64_t i = 0; i < n; i++) {
-		if (mine[i] == theirs[i])
-			continue;
-		if (!s->st->verify_mismatch)
-			s->st->verify_first_gpa = mig_page_gpa(s->vm, i);
-		s->st->verify_mismatch++;
-	}
-	s->st->verdict = s->st->verify_mismatch ? MIG_VERIFY_DIFFERENT :
-						  MIG_VERIFY_IDENTICAL;
-}
-
 static int setup(struct source *s)
 {
 	struct mig_config cfg;
@@ -511,7 +496,10 @@ static int stop_and_copy(struct source *s, struct vmm_dirty *dirty,
 			s->data_fd[i] = fd;
 		}
 	}
-	vmm_dirty_clear(dirty);
+	/*
+	 * No clear: precopy returned right after a sync, so @dirty still
+	 * holds what that sync found and nobody has sent yet.
+	 */
 	rc = vmm_dirty_sync(s->vm, dirty, &sst, s->msg, s->msglen);
 	if (rc)
 		return rc;
@@ -633,7 +621,7 @@ int mig_source(struct vmm *vm, struct mig_chan *ch, bool two_way,
 					     NULL, m, sizeof(m));
 		if (p->verify && two_way) {
 			mig_hash_ram(vm, my_hashes);
-			compare_hashes(&s, my_hashes, dest_hashes, npages);
+			mig_compare_hashes(vm, my_hashes, dest_hashes, st);
 		} else if (p->verify) {
 			st->verdict = MIG_VERIFY_OFF; /* checked on restore */
 		}

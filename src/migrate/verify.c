@@ -181,6 +181,24 @@ void mig_hash_ram(struct vmm *vm, uint64_t *hashes)
 	pthread_join(t, NULL);
 }
 
+void mig_compare_hashes(struct vmm *vm, const uint64_t *mine,
+			const uint64_t *theirs, struct mig_stats *st)
+{
+	uint64_t n = mig_ram_pages(vm);
+
+	st->verify_pages = n;
+	st->verify_mismatch = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		if (mine[i] == theirs[i])
+			continue;
+		if (!st->verify_mismatch)
+			st->verify_first_gpa = mig_page_gpa(vm, i);
+		st->verify_mismatch++;
+	}
+	st->verdict = st->verify_mismatch ? MIG_VERIFY_DIFFERENT :
+					    MIG_VERIFY_IDENTICAL;
+}
+
 void mig_send_error(struct mig_chan *ch, int err, const char *msg)
 {
 	uint8_t buf[4 + 256];
