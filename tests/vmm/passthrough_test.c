@@ -232,7 +232,7 @@ struct blocker_variant {
 	int rc;
 	enum vmm_tracker chosen;
 	const char *msg; /* a prefix of the message; "": none */
-	char level; /* a line logged at this level... */
+	char level; /* a line logged at this level (a blocker: I)... */
 	const char *logged; /* ...containing this */
 };
 
@@ -245,11 +245,11 @@ static const struct blocker_variant blockers[] = {
 	{ "auto", "amd", "dma,dma", FD, T(AUTO), VMM_AUTO, false, false, 0,
 	  T(IOMMU), "", 'I', "DMA dirty tracker: iommu" },
 	{ "auto-nodirty", "intel", "dma,dma-nodirty", FD, T(AUTO), VMM_AUTO,
-	  false, false, -EPERM, T(NONE), "0000:00:02.0: " NOSUP, 'E',
+	  false, false, -EPERM, T(NONE), "0000:00:02.0: " NOSUP, 'I',
 	  "migration blocked: 0000:00:02.0: " NOSUP },
 	{ "migration-off", "amd", "dma,dma", FD, T(AUTO), VMM_OFF, false, false,
 	  -EPERM, T(NONE),
-	  "0000:00:01.0: Migration is disabled for VFIO device", 'E',
+	  "0000:00:01.0: Migration is disabled for VFIO device", 'I',
 	  "Migration is disabled" },
 	{ "migration-off-forced", "amd", "dma,dma", FD, T(AUTO), VMM_OFF, false,
 	  true, 0, T(NONE),
@@ -317,7 +317,7 @@ static const struct blocker_variant blockers[] = {
 	  "0000:00:02.0: VFIO device doesn't support device dirty tracking", 0,
 	  NULL },
 	{ "none", "amd", "dma", FD, T(NONE), VMM_AUTO, false, false, -EPERM,
-	  T(NONE), "0000:00:01.0: no DMA dirty tracker (tracker=none)", 'E',
+	  T(NONE), "0000:00:01.0: no DMA dirty tracker (tracker=none)", 'I',
 	  "tracker=none" },
 	{ "none-forced", "amd", "dma", FD, T(NONE), VMM_AUTO, false, true, 0,
 	  T(NONE), "0000:00:01.0: no DMA dirty tracker (tracker=none)", 'W',
