@@ -37,11 +37,11 @@ int bench_harvest(int argc, char **argv);
 
 int bench_dirty_ioctl(int argc, char **argv);
 
-#define BENCH_SYNC_USAGE                                                       \
-	"[--json] [--quick] [--sizes 1G,4G] [--trackers iommu,device,type1] "  \
-	"[--dirty PCT] [--reps N]"
+#define BENCH_DMA_USAGE                                                        \
+	"[--json] [--quick] [--blocks 64K,4K,1M] [--window 64M] "              \
+	"[--mapped-gib 4] [--reps N] [--ms N] [--iommu amd|intel|arm]"
 
-int bench_sync(int argc, char **argv);
+int bench_dma(int argc, char **argv);
 
 /** bench_now_ns() - CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
