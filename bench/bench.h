@@ -43,6 +43,12 @@ int bench_dirty_ioctl(int argc, char **argv);
 
 int bench_dma(int argc, char **argv);
 
+#define BENCH_SYNC_USAGE                                                       \
+	"[--json] [--quick] [--sizes 1G,4G] [--trackers iommu,device,type1] "  \
+	"[--dirty PCT] [--reps N]"
+
+int bench_sync(int argc, char **argv);
+
 /** bench_now_ns() - CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
 
