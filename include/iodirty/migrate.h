@@ -70,7 +70,9 @@ struct mig_stats {
 	uint64_t pages_sent;
 	uint64_t zero_pages;
 	uint64_t remaining_bytes;	/* dirty pages + device state, estimated */
-	uint64_t bandwidth;		/* bytes per second, last pass */
+	uint64_t pass_pages;		/* pages this pass sends */
+	uint64_t pass_pages_sent;	/* of which sent so far */
+	uint64_t bandwidth;		/* bytes per second, this pass so far */
 	uint64_t expected_downtime_ms;
 	uint64_t cpu_dirty_rate;	/* pages per second, last pass */
 	uint64_t dma_dirty_rate;

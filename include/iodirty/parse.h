@@ -28,4 +28,10 @@ int parse_u64_list(const char *s, uint64_t *v, size_t max, size_t *n);
  */
 int parse_size(const char *s, uint64_t *v);
 
+/**
+ * size_str() - @bytes for people, the other way round: "392 bytes",
+ * "1.5 KiB", "12.0 MiB", "1.00 GiB". Return: @buf.
+ */
+const char *size_str(char *buf, size_t len, uint64_t bytes);
+
 #endif

@@ -325,5 +325,14 @@ int vmm_pt_reg_write(struct vmm_pt *pt, unsigned int i, uint32_t off,
 
 /** vmm_dirty_init_ram() - a clean global bitmap over this VM's RAM. */
 int vmm_dirty_init_ram(const struct vmm *vm, struct vmm_dirty *d);
+/**
+ * vmm_ram_populated() - mark in @d (from vmm_dirty_init_ram()) every page
+ * of RAM that holds data: the memfd's data extents (SEEK_DATA/SEEK_HOLE),
+ * so swapped-out pages count. A page outside them has never been written
+ * and reads as zero without being touched.
+ * Return: 0, or -errno when the extents cannot be read (then every page is
+ * marked).
+ */
+int vmm_ram_populated(const struct vmm *vm, struct vmm_dirty *d);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,4 +86,17 @@ int parse_size(const char *s, uint64_t *v)
 		return -EINVAL;
 	*v <<= shift;
 	return 0;
+}
+
+const char *size_str(char *buf, size_t len, uint64_t bytes)
+{
+	if (bytes < 1024)
+		snprintf(buf, len, "%llu bytes", (unsigned long long)bytes);
+	else if (bytes < (1ULL << 20))
+		snprintf(buf, len, "%.1f KiB", (double)bytes / 1024);
+	else if (bytes < (1ULL << 30))
+		snprintf(buf, len, "%.1f MiB", (double)bytes / (1 << 20));
+	else
+		snprintf(buf, len, "%.2f GiB", (double)bytes / (1 << 30));
+	return buf;
 }

@@ -35,6 +35,7 @@ struct dest {
 	uint64_t end_seq[MIG_MAX_DEVICES];
 	uint64_t *hashes;		/* ours, at END (--verify) */
 	uint64_t *src_hashes;		/* the source's (one-way streams) */
+	struct vmm_dirty held;		/* pages that may hold non-zero data */
 	bool ended;
 };
 
@@ -70,10 +71,13 @@ static int take_ram(struct dest *d, const struct mig_record *rec)
 			return fail(d, -ERANGE,
 				    "the stream has a page at GPA 0x%llx, outside this VM's RAM",
 				    (unsigned long long)pg.gpa);
-		if (pg.zero)
-			memset(hva, 0, MIG_PAGE_SIZE);
-		else
+		/* A page never written here is zero: leave it untouched. */
+		if (!pg.zero) {
 			memcpy(hva, pg.data, MIG_PAGE_SIZE);
+			vmm_dirty_set(&d->held, pg.gpa, MIG_PAGE_SIZE);
+		} else if (vmm_dirty_test(&d->held, pg.gpa)) {
+			memset(hva, 0, MIG_PAGE_SIZE);
+		}
 		d->st->pages_sent++;
 		if (pg.zero)
 			d->st->zero_pages++;
@@ -182,8 +186,8 @@ static int finish(struct dest *d, const struct mig_record *rec)
 				    v, strerror(-rc));
 	}
 	t1 = mig_now_ns();
-	if (d->hashes)
-		mig_hash_ram(d->vm, d->hashes);
+	if (d->hashes && mig_hash_ram(d->vm, d->hashes))
+		return fail(d, -ENOMEM, "hashing RAM to verify it: out of memory");
 	d->st->dest_load_ms = (mig_now_ns() - t0) / 1000000;
 	d->st->dest_verify_ms = (mig_now_ns() - t1) / 1000000;
 	d->ended = true;
@@ -257,6 +261,11 @@ int mig_destination(struct vmm *vm, struct mig_chan *ch, bool two_way,
 			goto out;
 		}
 	}
+	if (vmm_dirty_init_ram(vm, &d.held)) {
+		rc = fail(&d, -ENOMEM, "out of memory");
+		goto out;
+	}
+	vmm_ram_populated(vm, &d.held);	/* on failure, all marked */
 	mig_config_of(vm, &mine);
 
 	rc = mig_read_header(ch, msg, msglen);
@@ -357,6 +366,7 @@ out:
 		xfree(d.cpu[v]);
 	xfree(d.hashes);
 	xfree(d.src_hashes);
+	vmm_dirty_destroy(&d.held);
 	xfree(buf);
 	st->total_ms = (mig_now_ns() - t0) / 1000000;
 	return rc;

@@ -29,8 +29,9 @@ uint8_t *mig_gpa_hva(struct vmm *vm, uint64_t gpa);
 /**
  * mig_hash_ram() - a hash per page of RAM (XXH3, 64-bit), computed by two
  * threads. @hashes holds mig_ram_pages() entries.
+ * Return: 0, or -ENOMEM.
  */
-void mig_hash_ram(struct vmm *vm, uint64_t *hashes);
+int mig_hash_ram(struct vmm *vm, uint64_t *hashes);
 /**
  * mig_compare_hashes() - fill @st's verdict, verify_pages, verify_mismatch
  * and verify_first_gpa from this end's hashes and the other end's.

@@ -67,6 +67,14 @@ static void progress(struct source *s, bool force)
 	uint64_t now = mig_now_ns();
 
 	s->st->total_ms = (now - s->t0) / 1000000;
+	/* Bandwidth, measured continuously once the pass is 50 ms old. */
+	if (s->pass_t0 && now - s->pass_t0 > 50000000)
+		s->st->bandwidth = (uint64_t)((double)s->pass_bytes * 1e9 /
+					      (double)(now - s->pass_t0));
+	if (s->st->pass_pages_sent && s->st->pass_pages_sent <= s->st->pass_pages)
+		s->st->remaining_bytes = (s->st->pass_pages -
+					  s->st->pass_pages_sent) *
+					 MIG_PAGE_SIZE;
 	if (!s->p->progress || (!force && now - s->last_progress < 100000000))
 		return;
 	s->last_progress = now;
@@ -127,10 +135,11 @@ static bool page_is_zero(const uint8_t *p)
 	return !acc;
 }
 
+/* One page into the RAM record; @hva NULL: known zero, not read. */
 static int send_page_at(struct source *s, uint64_t gpa, const uint8_t *hva)
 {
 	uint64_t tag = gpa;
-	bool zero = page_is_zero(hva);
+	bool zero = !hva || page_is_zero(hva);
 
 	if (zero)
 		tag |= MIG_PAGE_ZERO;
@@ -143,6 +152,7 @@ static int send_page_at(struct source *s, uint64_t gpa, const uint8_t *hva)
 		s->st->zero_pages++;
 	}
 	s->st->pages_sent++;
+	s->st->pass_pages_sent++;
 	if (++s->rec_count == MIG_REC_MAX_RAM_PAGES)
 		return flush_ram(s);
 	return 0;
@@ -153,16 +163,34 @@ static int send_page(struct source *s, uint64_t gpa)
 	return send_page_at(s, gpa, mig_gpa_hva(s->vm, gpa));
 }
 
+/*
+ * The first pass: every page. A page the memfd has never held data for is
+ * zero without reading it (reading would allocate it); one written since
+ * the scan is dirty in the log, which started before it.
+ */
 static int send_all_ram(struct source *s)
 {
-	uint64_t gpa[VMM_MAX_RAM_REGIONS], size[VMM_MAX_RAM_REGIONS];
-	uint8_t *hva[VMM_MAX_RAM_REGIONS];
-	unsigned int nr = vmm_ram(s->vm, gpa, size, hva);
-	int rc = 0;
+	struct vmm_dirty pop = { 0 };
+	int rc = vmm_dirty_init_ram(s->vm, &pop);
 
-	for (unsigned int r = 0; r < nr && !rc; r++)
-		for (uint64_t off = 0; off < size[r] && !rc; off += MIG_PAGE_SIZE)
-			rc = send_page_at(s, gpa[r] + off, hva[r] + off);
+	if (rc)
+		return rc;
+	vmm_ram_populated(s->vm, &pop);	/* on failure, all marked */
+	for (unsigned int r = 0; r < pop.n && !rc; r++) {
+		const struct vmm_dirty_region *reg = &pop.r[r];
+		const uint8_t *hva = mig_gpa_hva(s->vm, reg->gpa);
+
+		for (uint64_t i = 0; i < reg->npages && !rc; i++) {
+			uint64_t gpa = reg->gpa + i * MIG_PAGE_SIZE;
+
+			if (reg->bits[i / 64] & (1ULL << (i % 64)))
+				rc = send_page_at(s, gpa,
+						  hva + i * MIG_PAGE_SIZE);
+			else
+				rc = send_page_at(s, gpa, NULL);
+		}
+	}
+	vmm_dirty_destroy(&pop);
 	return rc ? rc : flush_ram(s);
 }
 
@@ -416,6 +444,8 @@ static int precopy(struct source *s, struct vmm_dirty *dirty)
 	s->st->pass = 1;
 	s->pass_t0 = mig_now_ns();
 	s->pass_bytes = 0;
+	s->st->pass_pages = mig_ram_pages(s->vm);
+	s->st->pass_pages_sent = 0;
 	rc = send_all_ram(s);
 	for (unsigned int i = 0; !rc && i < ndev(s); i++)
 		if (s->data_fd[i] >= 0)
@@ -439,6 +469,8 @@ static int precopy(struct source *s, struct vmm_dirty *dirty)
 		remaining = sst.union_pages * MIG_PAGE_SIZE +
 			    device_stop_copy_bytes(s);
 		s->st->remaining_bytes = remaining;
+		s->st->pass_pages = sst.union_pages;
+		s->st->pass_pages_sent = 0;
 		s->st->expected_downtime_ms =
 			s->st->bandwidth ? remaining * 1000 / s->st->bandwidth :
 					   UINT64_MAX;
@@ -505,6 +537,8 @@ static int stop_and_copy(struct source *s, struct vmm_dirty *dirty,
 		return rc;
 	s->st->cpu_dirty_pages += sst.cpu_pages;
 	s->st->dma_dirty_pages += sst.dma_pages;
+	s->st->pass_pages = vmm_dirty_count(dirty);
+	s->st->pass_pages_sent = 0;
 	rc = send_dirty(s, dirty);
 	for (unsigned int i = 0; !rc && i < nd; i++)
 		rc = send_device_data(s, i, MIG_DEV_STOPCOPY);
@@ -538,7 +572,12 @@ static int stop_and_copy(struct source *s, struct vmm_dirty *dirty,
 	if (!s->two_way) {
 		/* Saved: the stream carries the source's own hashes. */
 		if (s->p->verify) {
-			mig_hash_ram(s->vm, hashes);
+			rc = mig_hash_ram(s->vm, hashes);
+			if (rc) {
+				snprintf(s->msg, s->msglen,
+					 "hashing RAM to verify it: out of memory");
+				return rc;
+			}
 			rc = send_verify(s, hashes, mig_ram_pages(s->vm));
 		}
 		return rc;
@@ -620,8 +659,10 @@ int mig_source(struct vmm *vm, struct mig_chan *ch, bool two_way,
 			vmm_pt_mig_set_state(s.pt, i, VFIO_DEVICE_STATE_STOP,
 					     NULL, m, sizeof(m));
 		if (p->verify && two_way) {
-			mig_hash_ram(vm, my_hashes);
-			mig_compare_hashes(vm, my_hashes, dest_hashes, st);
+			/* Handed over already: no hashes only means no verdict. */
+			if (!mig_hash_ram(vm, my_hashes))
+				mig_compare_hashes(vm, my_hashes, dest_hashes,
+						   st);
 		} else if (p->verify) {
 			st->verdict = MIG_VERIFY_OFF; /* checked on restore */
 		}

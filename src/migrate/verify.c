@@ -131,8 +131,8 @@ uint8_t *mig_gpa_hva(struct vmm *vm, uint64_t gpa)
 
 struct hash_job {
 	const uint8_t *hva[VMM_MAX_RAM_REGIONS];
-	uint64_t pages[VMM_MAX_RAM_REGIONS];
-	unsigned int nr;
+	const struct vmm_dirty *held;	/* pages that may hold data */
+	uint64_t zero_hash;
 	uint64_t *hashes;
 	uint64_t first, last;	/* page indexes, [first, last) */
 };
@@ -142,43 +142,57 @@ static void *hash_range(void *arg)
 	struct hash_job *j = arg;
 	uint64_t base = 0;
 
-	for (unsigned int r = 0; r < j->nr; r++) {
-		for (uint64_t p = 0; p < j->pages[r]; p++) {
+	for (unsigned int r = 0; r < j->held->n; r++) {
+		const struct vmm_dirty_region *reg = &j->held->r[r];
+
+		for (uint64_t p = 0; p < reg->npages; p++) {
 			uint64_t i = base + p;
 
-			if (i >= j->first && i < j->last)
+			if (i < j->first || i >= j->last)
+				continue;
+			if (reg->bits[p / 64] & (1ULL << (p % 64)))
 				j->hashes[i] = XXH3_64bits(j->hva[r] +
 								   p * MIG_PAGE_SIZE,
 							   MIG_PAGE_SIZE);
+			else
+				j->hashes[i] = j->zero_hash;
 		}
-		base += j->pages[r];
+		base += reg->npages;
 	}
 	return NULL;
 }
 
-void mig_hash_ram(struct vmm *vm, uint64_t *hashes)
+/*
+ * Pages the memfd holds no data for are zero and hashed as such without
+ * reading them: reading would allocate every one of them.
+ */
+int mig_hash_ram(struct vmm *vm, uint64_t *hashes)
 {
-	uint64_t size[VMM_MAX_RAM_REGIONS], n = mig_ram_pages(vm);
-	uint8_t *hva[VMM_MAX_RAM_REGIONS];
+	static const uint8_t zero[MIG_PAGE_SIZE];
+	uint64_t n = mig_ram_pages(vm);
+	struct vmm_dirty held = { 0 };
 	struct hash_job a = { .hashes = hashes, .first = 0, .last = n / 2 };
 	struct hash_job b;
 	pthread_t t;
 
-	a.nr = vmm_ram(vm, NULL, size, hva);
-	for (unsigned int r = 0; r < a.nr; r++) {
-		a.hva[r] = hva[r];
-		a.pages[r] = size[r] / MIG_PAGE_SIZE;
-	}
+	if (vmm_dirty_init_ram(vm, &held))
+		return -ENOMEM;
+	vmm_ram_populated(vm, &held);	/* on failure, all marked */
+	vmm_ram(vm, NULL, NULL, (uint8_t **)a.hva);
+	a.held = &held;
+	a.zero_hash = XXH3_64bits(zero, sizeof(zero));
 	b = a;
 	b.first = n / 2;
 	b.last = n;
 	if (pthread_create(&t, NULL, hash_range, &b)) {
 		a.last = n;
 		hash_range(&a);
-		return;
+	} else {
+		hash_range(&a);
+		pthread_join(t, NULL);
 	}
-	hash_range(&a);
-	pthread_join(t, NULL);
+	vmm_dirty_destroy(&held);
+	return 0;
 }
 
 void mig_compare_hashes(struct vmm *vm, const uint64_t *mine,

@@ -393,6 +393,50 @@ int vmm_dirty_init_ram(const struct vmm *vm, struct vmm_dirty *d)
 	return vmm_dirty_init(d, gpa, size, n);
 }
 
+/* Mark in @d the pages of RAM at memfd offsets [off, off + len). */
+static void mark_file_range(const struct vmm *vm, struct vmm_dirty *d,
+			    uint64_t off, uint64_t len)
+{
+	for (unsigned int i = 0; i < vm->nram; i++) {
+		const struct vmm_slot *s = &vm->slot[i];
+		uint64_t base = (uint64_t)(s->hva - vm->mem);
+		uint64_t lo = off > base ? off : base;
+		uint64_t hi = off + len < base + s->size ? off + len :
+							   base + s->size;
+
+		if (lo < hi)
+			vmm_dirty_set(d, s->gpa + (lo - base), hi - lo);
+	}
+}
+
+int vmm_ram_populated(const struct vmm *vm, struct vmm_dirty *d)
+{
+	off_t end = (off_t)vm->mem_map_size, data = 0, hole;
+
+	for (;;) {
+		data = lseek(vm->mem_fd, data, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			return 0;	/* no data past here */
+		if (data < 0)
+			break;
+		hole = lseek(vm->mem_fd, data, SEEK_HOLE);
+		if (hole < 0)
+			break;
+		if (hole > end)
+			hole = end;
+		mark_file_range(vm, d, (uint64_t)data, (uint64_t)(hole - data));
+		if (hole >= end)
+			return 0;
+		data = hole;
+	}
+	{
+		int rc = -errno;
+
+		mark_file_range(vm, d, 0, vm->mem_map_size);
+		return rc;
+	}
+}
+
 void vmm_guest_stats(const struct vmm *vm, struct vmm_guest_stats *st)
 {
 	const struct guest_status *s =
