@@ -45,7 +45,9 @@
  * GET_BITMAP reads the whole range. Every bitmap is checked: the IOMMU and
  * the log must report exactly the window's pages, type1 every mapped page
  * (an IOMMU-backed group never narrows its dirty scope, §4.2); any other
- * answer fails the run (exit 1). Times are per GiB of mapped memory.
+ * answer fails the run (exit 1). Times are taken around each call, in the
+ * caller's CPU time (the engine is stopped then: nothing else of this
+ * process runs) and in wall time, per GiB of mapped memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -147,9 +149,13 @@ struct dma_row {
 	double memcpy_bps; /* median, bytes per CPU-second */
 };
 
+/* The reads of the dirty state, in the order they are printed. */
+enum reader { RD_LOG, RD_TYPE1, RD_HWPT, RD_NR };
+
 struct dma_sync {
 	uint64_t window_pages, mapped_pages;
-	uint64_t hwpt_ns, log_ns, type1_ns; /* medians */
+	uint64_t cpu_ns[RD_NR]; /* medians, the caller's CPU time */
+	uint64_t wall_ns[RD_NR]; /* medians, wall time */
 };
 
 static int errno_or(int fallback)
@@ -435,8 +441,8 @@ static int mode_set(const struct dma_host *h, enum mode m, bool on)
 	}
 }
 
-/* The three reads of the whole mapped range, each timed around its call. */
-static int read_hwpt(const struct dma_host *h, uint64_t *ns)
+/* The three reads, each of the whole mapped range into h->bitmap. */
+static int read_hwpt(const struct dma_host *h)
 {
 	struct iommu_hwpt_get_dirty_bitmap cmd = {
 		.size = sizeof(cmd),
@@ -446,14 +452,13 @@ static int read_hwpt(const struct dma_host *h, uint64_t *ns)
 		.page_size = BITMAP_PAGE,
 		.data = (uintptr_t)h->bitmap,
 	};
-	uint64_t t0 = bench_now_ns();
-	int rc = ioctl(h->iommufd, IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd);
 
-	*ns = bench_now_ns() - t0;
-	return rc ? errno_or(-EIO) : 0;
+	return ioctl(h->iommufd, IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd) ?
+		       errno_or(-EIO) :
+		       0;
 }
 
-static int read_log(const struct dma_host *h, uint64_t *ns)
+static int read_log(const struct dma_host *h)
 {
 	struct vfio_device_feature_dma_logging_report rep = {
 		.iova = DMA_IOVA,
@@ -461,17 +466,14 @@ static int read_log(const struct dma_host *h, uint64_t *ns)
 		.page_size = BITMAP_PAGE,
 		.bitmap = (uintptr_t)h->bitmap,
 	};
-	uint64_t t0 = bench_now_ns();
-	int rc = dev_feature(h->dev.fd,
-			     VFIO_DEVICE_FEATURE_GET |
-				     VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
-			     &rep, sizeof(rep));
 
-	*ns = bench_now_ns() - t0;
-	return rc;
+	return dev_feature(h->dev.fd,
+			   VFIO_DEVICE_FEATURE_GET |
+				   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+			   &rep, sizeof(rep));
 }
 
-static int read_type1(const struct dma_host *h, uint64_t *ns)
+static int read_type1(const struct dma_host *h)
 {
 	struct {
 		struct vfio_iommu_type1_dirty_bitmap hdr;
@@ -485,12 +487,21 @@ static int read_type1(const struct dma_host *h, uint64_t *ns)
 				     .size = h->bitmap_words * sizeof(uint64_t),
 				     .data = (__u64 *)h->bitmap } },
 	};
-	uint64_t t0 = bench_now_ns();
-	int rc = ioctl(h->container, VFIO_IOMMU_DIRTY_PAGES, &cmd);
 
-	*ns = bench_now_ns() - t0;
-	return rc ? errno_or(-EIO) : 0;
+	return ioctl(h->container, VFIO_IOMMU_DIRTY_PAGES, &cmd) ?
+		       errno_or(-EIO) :
+		       0;
 }
+
+static const struct dma_reader {
+	const char *name;
+	int (*read)(const struct dma_host *h);
+} readers[RD_NR] = {
+	[RD_LOG] = { "VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT", read_log },
+	[RD_TYPE1] = { "VFIO_IOMMU_DIRTY_PAGES GET_BITMAP (type1)",
+		       read_type1 },
+	[RD_HWPT] = { "IOMMU_HWPT_GET_DIRTY_BITMAP", read_hwpt },
+};
 
 static uint64_t bitmap_weight(const struct dma_host *h)
 {
@@ -502,21 +513,25 @@ static uint64_t bitmap_weight(const struct dma_host *h)
 }
 
 /*
- * One timed read into a zeroed bitmap, which must then hold exactly
- * @want pages, the first @want ones (the window is at the start).
+ * One read @rd into a zeroed bitmap, timed around the call in wall time
+ * (*@wall) and this thread's CPU time (*@cpu); the bitmap must then hold
+ * exactly the first @want pages (the window is at the start).
  */
-static int read_check(const struct dma_host *h,
-		      int (*read)(const struct dma_host *, uint64_t *),
-		      const char *what, uint64_t want, uint64_t *ns)
+static int read_check(const struct dma_host *h, enum reader rd, uint64_t want,
+		      uint64_t *wall, uint64_t *cpu)
 {
-	uint64_t got;
+	uint64_t got, t0, c0;
 	int rc;
 
 	memset(h->bitmap, 0, h->bitmap_words * sizeof(uint64_t));
-	rc = read(h, ns);
+	t0 = bench_now_ns();
+	c0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+	rc = readers[rd].read(h);
+	*cpu = cpu_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+	*wall = bench_now_ns() - t0;
 	if (rc) {
-		fprintf(stderr, "iodirty bench " NAME ": %s: %s\n", what,
-			strerror(-rc));
+		fprintf(stderr, "iodirty bench " NAME ": %s: %s\n",
+			readers[rd].name, strerror(-rc));
 		return rc;
 	}
 	got = bitmap_weight(h);
@@ -526,7 +541,8 @@ static int read_check(const struct dma_host *h,
 	fprintf(stderr,
 		"iodirty bench " NAME
 		": %s reported %llu dirty pages, expected the first %llu\n",
-		what, (unsigned long long)got, (unsigned long long)want);
+		readers[rd].name, (unsigned long long)got,
+		(unsigned long long)want);
 	return -EIO;
 }
 
@@ -794,76 +810,56 @@ out:
 	return rc;
 }
 
-/* The iommufd phase's reads: HWPT and DMA log, both trackers on. */
-static int run_sync_iommufd(const struct dma_host *h, const struct dma_opts *o,
-			    struct dma_sync *s)
+/*
+ * @o->reps times: the device writes the window once (untimed), then each
+ * reader of @rds (in an order that alternates) reads the whole range and
+ * must report @want pages. The medians go to @s.
+ */
+static int run_sync(const struct dma_host *h, const struct dma_opts *o,
+		    const enum reader *rds, unsigned int nrd, uint64_t want,
+		    struct dma_sync *s)
 {
 	size_t n = (size_t)o->reps;
-	uint64_t *t_hwpt = calloc(n, sizeof(uint64_t));
-	uint64_t *t_log = calloc(n, sizeof(uint64_t));
-	uint64_t ns;
-	int rc = -ENOMEM;
-
-	if (!t_hwpt || !t_log)
-		goto out;
-	engine_setup(&h->dev, DMA_IOVA, o->window, SYNC_BLOCK);
-	rc = iommu_tracking(h, true);
-	if (!rc)
-		rc = dma_logging(h, true);
-	for (size_t r = 0; r < n && !rc; r++) {
-		bool hwpt_first = !(r & 1);
-
-		rc = engine_pass(&h->dev, o->window / SYNC_BLOCK);
-		for (int k = 0; k < 2 && !rc; k++) {
-			if ((k == 0) == hwpt_first)
-				rc = read_check(h, read_hwpt,
-						"IOMMU_HWPT_GET_DIRTY_BITMAP",
-						s->window_pages, &t_hwpt[r]);
-			else
-				rc = read_check(h, read_log,
-						"DMA_LOGGING_REPORT",
-						s->window_pages, &t_log[r]);
-		}
-	}
-	/* Both cleared what they reported. */
-	if (!rc)
-		rc = read_check(h, read_hwpt, "a second GET_DIRTY_BITMAP", 0,
-				&ns);
-	if (!rc)
-		rc = read_check(h, read_log, "a second DMA_LOGGING_REPORT", 0,
-				&ns);
-	if (!rc) {
-		s->hwpt_ns = bench_median_u64(t_hwpt, n);
-		s->log_ns = bench_median_u64(t_log, n);
-	}
-	dma_logging(h, false);
-	iommu_tracking(h, false);
-out:
-	free(t_log);
-	free(t_hwpt);
-	return rc;
-}
-
-/* The type1 phase's read: every mapped page, whatever the device wrote. */
-static int run_sync_type1(const struct dma_host *h, const struct dma_opts *o,
-			  struct dma_sync *s)
-{
-	size_t n = (size_t)o->reps;
-	uint64_t *t = calloc(n, sizeof(uint64_t));
-	int rc = t ? 0 : -ENOMEM;
+	uint64_t *v = calloc(n * 2 * nrd, sizeof(uint64_t));
+	int rc = v ? 0 : -ENOMEM;
 
 	if (!rc)
 		engine_setup(&h->dev, DMA_IOVA, o->window, SYNC_BLOCK);
 	for (size_t r = 0; r < n && !rc; r++) {
 		rc = engine_pass(&h->dev, o->window / SYNC_BLOCK);
-		if (!rc)
-			rc = read_check(h, read_type1,
-					"VFIO_IOMMU_DIRTY_PAGES GET_BITMAP",
-					s->mapped_pages, &t[r]);
+		for (unsigned int k = 0; k < nrd && !rc; k++) {
+			unsigned int i = (unsigned int)((r + k) % nrd);
+
+			rc = read_check(h, rds[i], want, &v[(2 * i) * n + r],
+					&v[(2 * i + 1) * n + r]);
+		}
 	}
+	for (unsigned int i = 0; i < nrd && !rc; i++) {
+		s->wall_ns[rds[i]] = bench_median_u64(&v[(2 * i) * n], n);
+		s->cpu_ns[rds[i]] = bench_median_u64(&v[(2 * i + 1) * n], n);
+	}
+	free(v);
+	return rc;
+}
+
+/* The iommufd phase's reads: HWPT and DMA log, both trackers on. */
+static int run_sync_iommufd(const struct dma_host *h, const struct dma_opts *o,
+			    struct dma_sync *s)
+{
+	static const enum reader rds[] = { RD_HWPT, RD_LOG };
+	uint64_t wall, cpu;
+	int rc;
+
+	rc = iommu_tracking(h, true);
 	if (!rc)
-		s->type1_ns = bench_median_u64(t, n);
-	free(t);
+		rc = dma_logging(h, true);
+	if (!rc)
+		rc = run_sync(h, o, rds, ARRAY_SIZE(rds), s->window_pages, s);
+	/* Each cleared what it reported. */
+	for (unsigned int i = 0; i < ARRAY_SIZE(rds) && !rc; i++)
+		rc = read_check(h, rds[i], 0, &wall, &cpu);
+	dma_logging(h, false);
+	iommu_tracking(h, false);
 	return rc;
 }
 
@@ -940,23 +936,24 @@ static void print_text(const struct dma_opts *o, const struct dma_host *h,
 	printf("  met in %u of %zu rows\n", met, o->nblocks);
 
 	printf("\nsync: read and clear all %llu GiB mapped, 4 KiB per bit, after the device wrote\n"
-	       "the %s window (%llu pages); median of %llu, per GiB of mapped memory\n",
+	       "the %s window (%llu pages); median of %llu, us per GiB of mapped memory\n"
+	       "of the caller's CPU time (wall time in brackets)\n",
 	       (unsigned long long)o->mapped_gib,
 	       size_name(a, sizeof(a), o->window),
 	       (unsigned long long)s->window_pages,
 	       (unsigned long long)o->reps);
-	printf("  %-44s %10s us/GiB  (%llu pages reported)\n",
-	       "VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT",
-	       bench_fmt(b, sizeof(b), us_per_gib(o, s->log_ns)),
-	       (unsigned long long)s->window_pages);
-	printf("  %-44s %10s us/GiB  (%llu pages reported: every mapped page)\n",
-	       "VFIO_IOMMU_DIRTY_PAGES GET_BITMAP (type1)",
-	       bench_fmt(c, sizeof(c), us_per_gib(o, s->type1_ns)),
-	       (unsigned long long)s->mapped_pages);
-	printf("  %-44s %10s us/GiB  (%llu pages reported; for reference)\n",
-	       "IOMMU_HWPT_GET_DIRTY_BITMAP",
-	       bench_fmt(d, sizeof(d), us_per_gib(o, s->hwpt_ns)),
-	       (unsigned long long)s->window_pages);
+	for (int i = 0; i < RD_NR; i++) {
+		snprintf(model, sizeof(model), "%s (%s)",
+			 bench_fmt(a, sizeof(a), us_per_gib(o, s->cpu_ns[i])),
+			 bench_fmt(b, sizeof(b), us_per_gib(o, s->wall_ns[i])));
+		printf("  %-42s %17s us/GiB  %llu pages%s\n", readers[i].name,
+		       model,
+		       (unsigned long long)(i == RD_TYPE1 ? s->mapped_pages :
+							    s->window_pages),
+		       i == RD_TYPE1 ? " (every mapped page)" :
+		       i == RD_HWPT  ? " (for reference)" :
+				       "");
+	}
 }
 
 static void print_json(const struct dma_opts *o, const struct dma_host *h,
@@ -1011,12 +1008,19 @@ static void print_json(const struct dma_opts *o, const struct dma_host *h,
 	json_open(&j, "sync", '{');
 	json_u64(&j, "dirty_pages", s->window_pages);
 	json_u64(&j, "mapped_pages", s->mapped_pages);
-	json_double(&j, "dma_logging_report_us_per_gib",
-		    us_per_gib(o, s->log_ns));
-	json_double(&j, "type1_get_bitmap_us_per_gib",
-		    us_per_gib(o, s->type1_ns));
-	json_double(&j, "hwpt_get_dirty_bitmap_us_per_gib",
-		    us_per_gib(o, s->hwpt_ns));
+	for (int i = 0; i < RD_NR; i++) {
+		static const char *const keys[RD_NR] = {
+			[RD_LOG] = "dma_logging_report",
+			[RD_TYPE1] = "type1_get_bitmap",
+			[RD_HWPT] = "hwpt_get_dirty_bitmap",
+		};
+		char key[64];
+
+		snprintf(key, sizeof(key), "%s_us_per_gib_cpu", keys[i]);
+		json_double(&j, key, us_per_gib(o, s->cpu_ns[i]));
+		snprintf(key, sizeof(key), "%s_us_per_gib_wall", keys[i]);
+		json_double(&j, key, us_per_gib(o, s->wall_ns[i]));
+	}
 	json_close(&j);
 	json_close(&j);
 }
@@ -1178,6 +1182,7 @@ int bench_dma(int argc, char **argv)
 	struct dma_host h = {
 		.dev = { .fd = -1 }, .iommufd = -1, .container = -1, .group = -1
 	};
+	static const enum reader type1_reader = RD_TYPE1;
 	struct dma_sync s = { 0 };
 	struct dma_opts o;
 	struct dma_row *rows;
@@ -1228,8 +1233,9 @@ int bench_dma(int argc, char **argv)
 	step = "type1: container, group, MAP_DMA, DIRTY_PAGES START";
 	rc = type1_setup(&h);
 	if (!rc) {
+		/* Every mapped page, whatever the device wrote. */
 		step = "type1 reads";
-		rc = run_sync_type1(&h, &o, &s);
+		rc = run_sync(&h, &o, &type1_reader, 1, s.mapped_pages, &s);
 	}
 	if (rc)
 		goto out;
