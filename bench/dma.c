@@ -475,20 +475,23 @@ static int read_log(const struct dma_host *h)
 
 static int read_type1(const struct dma_host *h)
 {
-	struct {
-		struct vfio_iommu_type1_dirty_bitmap hdr;
-		struct vfio_iommu_type1_dirty_bitmap_get get;
-	} cmd = {
-		.hdr = { .argsz = sizeof(cmd),
-			 .flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP },
-		.get = { .iova = DMA_IOVA,
-			 .size = h->length,
-			 .bitmap = { .pgsize = BITMAP_PAGE,
-				     .size = h->bitmap_words * sizeof(uint64_t),
-				     .data = (__u64 *)h->bitmap } },
-	};
+	/* The header, then the request in its flexible data[]. */
+	uint64_t buf[(sizeof(struct vfio_iommu_type1_dirty_bitmap) +
+		      sizeof(struct vfio_iommu_type1_dirty_bitmap_get)) /
+		     8] = { 0 };
+	struct vfio_iommu_type1_dirty_bitmap *hdr = (void *)buf;
+	struct vfio_iommu_type1_dirty_bitmap_get *get = (void *)&buf[1];
 
-	return ioctl(h->container, VFIO_IOMMU_DIRTY_PAGES, &cmd) ?
+	hdr->argsz = sizeof(buf);
+	hdr->flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+	*get = (struct vfio_iommu_type1_dirty_bitmap_get){
+		.iova = DMA_IOVA,
+		.size = h->length,
+		.bitmap = { .pgsize = BITMAP_PAGE,
+			    .size = h->bitmap_words * sizeof(uint64_t),
+			    .data = (__u64 *)h->bitmap },
+	};
+	return ioctl(h->container, VFIO_IOMMU_DIRTY_PAGES, buf) ?
 		       errno_or(-EIO) :
 		       0;
 }
