@@ -555,7 +555,7 @@ int dma_dev_reg_write(struct dma_dev *d, uint32_t off, const void *val,
 		return 0;
 	memcpy(&v, val, size);
 	pthread_mutex_lock(&d->lock);
-	if (off != DMA_REG_CTRL && d->running) {
+	if (off != DMA_REG_CTRL && off != DMA_REG_RATE && d->running) {
 		/* The engine's configuration is fixed while it runs. */
 		pthread_mutex_unlock(&d->lock);
 		return 0;

@@ -317,6 +317,21 @@ static void converge(struct source *s, uint64_t dirty_bytes,
 	}
 }
 
+/*
+ * Give the devices back the rate the guest set (the source's config): at
+ * switchover, before their state is saved, so that the destination does
+ * not inherit the limit; and after a failure.
+ */
+static void dma_limit_lift(struct source *s)
+{
+	uint64_t rate = vmm_config(s->vm)->dma_rate;
+
+	if (!s->st->dma_limited)
+		return;
+	for (unsigned int i = 0; i < ndev(s); i++)
+		vmm_pt_reg_write(s->pt, i, DMA_REG_RATE, &rate, 8);
+}
+
 /* Take the devices back to RUNNING after a failed switchover. */
 static void devices_resume(struct source *s)
 {
@@ -514,6 +529,7 @@ static int stop_and_copy(struct source *s, struct vmm_dirty *dirty,
 	s->st->switching_over = true;
 	throttle_stop(s);
 	vmm_pause(s->vm);
+	dma_limit_lift(s);
 	/* DMA stops here: the devices' last writes are in the final sync. */
 	for (unsigned int i = 0; i < nd; i++) {
 		int fd = -1;
@@ -674,13 +690,7 @@ out:
 		if (two_way && ch)
 			mig_send_error(ch, rc, msg);
 		devices_resume(&s);
-		if (s.st->dma_limited) {
-			uint64_t none = vmm_config(vm)->dma_rate;
-
-			for (unsigned int i = 0; i < ndev(&s); i++)
-				vmm_pt_reg_write(s.pt, i, DMA_REG_RATE, &none,
-						 8);
-		}
+		dma_limit_lift(&s);
 		vmm_resume(vm);
 		st->outcome = MIG_OUTCOME_FAILED;
 	}

@@ -216,7 +216,6 @@ TEST(dma_dev, regs_config_fixed_while_running)
 		{ DMA_REG_BLOCK_SIZE, 4, 512 },
 		{ DMA_REG_WINDOW_IOVA, 8, DEV_IOVA + PAGE },
 		{ DMA_REG_WINDOW_SIZE, 8, 8 * PAGE },
-		{ DMA_REG_RATE, 8, 1 },
 		{ DMA_REG_HOT_SIZE, 8, PAGE },
 		{ DMA_REG_SEED, 8, 77 },
 		{ DMA_REG_STATE_SIZE, 8, 65536 },
@@ -1003,7 +1002,7 @@ static void *destroy_main(void *arg)
 
 /*
  * RATE bounds how fast the engine writes (a bound only: it may be
- * slower), and however slow it is set, the engine's pause between blocks
+ * slower), takes effect while the engine runs, and however slow it is set, the engine's pause between blocks
  * does not hold up a restart or destroy.
  */
 TEST(dma_dev, rate)
@@ -1025,6 +1024,19 @@ TEST(dma_dev, rate)
 	t1 = dev_now_ms();
 	/* 50 blocks a second: at most one more than the time allows. */
 	EXPECT_LE(w, 2 + (t1 - t0) * 50 / 1000);
+	dev_stop(f.dev);
+
+	/* RATE, unlike the rest, changes while running: from the next block. */
+	dev_wr64(f.dev, DMA_REG_RATE, 0);
+	dev_run_until(f.dev, w + 20);
+	dev_wr64(f.dev, DMA_REG_RATE, 50ULL * bs);
+	EXPECT_EQ(dev_rd64(f.dev, DMA_REG_RATE), 50ULL * bs);
+	dev_sleep_ms(20);	/* the block in flight at full speed ends */
+	t0 = dev_now_ms();
+	w = dev_rd64(f.dev, DMA_REG_WRITES);
+	dev_sleep_ms(100);
+	t1 = dev_now_ms();
+	EXPECT_LE(dev_rd64(f.dev, DMA_REG_WRITES) - w, 2 + (t1 - t0) * 50 / 1000);
 	dev_stop(f.dev);
 
 	/* One block per 64 seconds; stop, go full speed, restart. */

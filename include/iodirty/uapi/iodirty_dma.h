@@ -33,7 +33,9 @@
  *                         carried by migration; RW while stopped
  *   0x078 u64 CURSOR      offset in the window of the next block     RO
  *
- * Configuration registers take writes only while the engine is stopped.
+ * Configuration registers take writes only while the engine is stopped,
+ * except RATE, which a running engine applies from its next block (a VMM
+ * slows a busy device this way to let a migration converge).
  * Every block starts with struct dma_block and ends with a u64 checksum
  * (FNV-1a 64 over every u64 of the block before it).
  */
