@@ -14,6 +14,12 @@ static const struct bench benches[] = {
 	{ "dirty-ioctl", bench_dirty_ioctl,
 	  "IOMMU_HWPT_GET_DIRTY_BITMAP through the ABI vs the engine called directly",
 	  BENCH_DIRTY_IOCTL_USAGE },
+	{ "dma", bench_dma,
+	  "DMA throughput with each dirty tracker on vs off, and each tracker's sync per GiB",
+	  BENCH_DMA_USAGE },
+	{ "sync", bench_sync,
+	  "one full dirty sync of a KVM VM per GiB: KVM log + DMA tracker, vs the floor",
+	  BENCH_SYNC_USAGE },
 };
 
 int cmd_bench(int argc, char **argv)
