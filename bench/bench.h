@@ -44,8 +44,8 @@ int bench_dirty_ioctl(int argc, char **argv);
 int bench_dma(int argc, char **argv);
 
 #define BENCH_SYNC_USAGE                                                       \
-	"[--json] [--quick] [--sizes 1G,4G] [--trackers iommu,device,type1] "  \
-	"[--dirty PCT] [--reps N]"
+	"[--json] [--quick] [--sizes 512M,1G,4G] "                             \
+	"[--trackers iommu,device,type1] [--dirty PCT] [--reps N]"
 
 int bench_sync(int argc, char **argv);
 

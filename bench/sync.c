@@ -64,9 +64,9 @@
 #define MIN_SIZE     (256 * SZ_1M)
 #define MAX_SIZE     (64 * SZ_1G)
 #define MAX_REPS     100
-#define DEFAULT_REPS 9
+#define DEFAULT_REPS 11
 #define QUICK_REPS   5
-#define DEFAULT_PCT  5
+#define DEFAULT_PCT  1
 #define MAX_PCT	     25
 #define VCPUS	     2
 /* Pages KVM may log beyond the working set: stacks, status, guest PDs. */
@@ -586,6 +586,10 @@ static void print_row(const struct sync_row *row)
 
 	snprintf(dirty, sizeof(dirty), "%u%%", row->pct);
 	if (row->skipped[0]) {
+		/* Both rows of a case share the reason: say it once. */
+		if (row->pct)
+			return;
+		snprintf(dirty, sizeof(dirty), "all");
 		printf("%4s %4s %-6s %5s skipped: %s\n",
 		       size_name(sz, sizeof(sz), row->mem),
 		       size_name(lf, sizeof(lf), row->leaf), row->tracker,
@@ -828,7 +832,9 @@ static int sync_parse(int argc, char **argv, struct sync_opts *o)
 			have_reps = true;
 		}
 	}
+	/* 512M: its 2M rows need only 256 free huge pages. */
 	if (!have_sizes) {
+		o->sizes[o->nsizes++] = SZ_1G / 2;
 		o->sizes[o->nsizes++] = SZ_1G;
 		if (!quick)
 			o->sizes[o->nsizes++] = 4 * SZ_1G;
