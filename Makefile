@@ -129,9 +129,12 @@ check: $(TESTBIN) $(ABITESTBIN) $(IODIRTY) $(PRELOAD)
 # build/fuzz/corpus-<name>/, crashes to build/fuzz/<name>-crash-*; a crash,
 # leak or timeout (FUZZ_TIMEOUT seconds for one input) fails the target.
 # fuzz-smoke is the short run for CI.
+# A target is built with $(LIB_SRCS), or with the sources it names in
+# FUZZ_LIBSRCS_<name> instead. FUZZ_SRCS=fuzz/<name>.c runs it alone.
 FUZZ_SECONDS ?= 30
 FUZZ_TIMEOUT ?= 25
 FUZZ_SRCS    := $(wildcard fuzz/*.c)
+FUZZ_LIBSRCS_migrate_stream := src/lib/alloc.c src/lib/range.c src/migrate/stream.c
 FUZZ_BUILD   := build/fuzz
 FUZZ_CFLAGS  := -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -pthread $(WARNINGS) \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
@@ -144,7 +147,8 @@ else
 	$(Q)set -e; for f in $(FUZZ_SRCS); do \
 		n=$$(basename $$f .c); \
 		echo "  FUZZ    $$n ($(FUZZ_SECONDS)s)"; \
-		clang $(FUZZ_CFLAGS) $$f $(LIB_SRCS) -o $(FUZZ_BUILD)/$$n; \
+		srcs="$(LIB_SRCS)"; case $$n in $(foreach t,$(FUZZ_SRCS:fuzz/%.c=%),$(if $(FUZZ_LIBSRCS_$(t)),($(t)) srcs="$(FUZZ_LIBSRCS_$(t))";;)) esac; \
+		clang $(FUZZ_CFLAGS) $$f $$srcs -o $(FUZZ_BUILD)/$$n $(LDLIBS); \
 		mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
 		$(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-timeout=$(FUZZ_TIMEOUT) -artifact_prefix=$(FUZZ_BUILD)/$$n- \
