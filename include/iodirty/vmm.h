@@ -335,4 +335,13 @@ int vmm_dirty_init_ram(const struct vmm *vm, struct vmm_dirty *d);
  */
 int vmm_ram_populated(const struct vmm *vm, struct vmm_dirty *d);
 
+/**
+ * vmm_ram_writer_check() - check, on a paused VM, the RAM writer's
+ * invariant (guest.h): each writer's slice holds its pass number p up to
+ * some page and p - 1 from there on. A lost or misplaced page write breaks
+ * it, wherever it was lost.
+ * Return: 0, -EBADMSG with @msg naming the page, or -ENOMEM.
+ */
+int vmm_ram_writer_check(struct vmm *vm, char *msg, size_t msglen);
+
 #endif

@@ -437,6 +437,84 @@ int vmm_ram_populated(const struct vmm *vm, struct vmm_dirty *d)
 	}
 }
 
+/*
+ * One RAM writer's slice: pass p (its status) leaves pages [0, k) holding
+ * p and [k, n) holding p - 1, for some k. Pages the memfd holds no data
+ * for read as 0 without being read.
+ */
+static int check_slice(struct vmm *vm, const struct vmm_dirty *held,
+		       unsigned int cpu, uint64_t start, uint64_t pages,
+		       uint64_t pass, char *msg, size_t msglen)
+{
+	bool seen_old = false;
+
+	for (uint64_t i = 0; i < pages; i++) {
+		uint64_t gpa = start + i * VMM_PAGE_SIZE, v = 0;
+		const uint8_t *hva = gpa_to_hva(vm, gpa);
+
+		if (!hva) {
+			snprintf(msg, msglen,
+				 "vCPU %u's RAM writer: its page at GPA 0x%llx is not RAM",
+				 cpu, (unsigned long long)gpa);
+			return -EBADMSG;
+		}
+		if (vmm_dirty_test(held, gpa))
+			memcpy(&v, hva, 8);
+		if (v == pass && !seen_old)
+			continue;
+		if (v == pass - 1) {
+			seen_old = true;
+			continue;
+		}
+		snprintf(msg, msglen,
+			 "vCPU %u's RAM writer is on pass %llu, but its page %llu (GPA 0x%llx) holds %llu%s: a write was lost or misplaced",
+			 cpu, (unsigned long long)pass, (unsigned long long)i,
+			 (unsigned long long)gpa, (unsigned long long)v,
+			 v == pass ? " after older pages" : "");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int vmm_ram_writer_check(struct vmm *vm, char *msg, size_t msglen)
+{
+	const struct guest_params *p =
+		(const struct guest_params *)gpa_to_hva(vm, GUEST_PARAMS);
+	const struct guest_status *st =
+		(const struct guest_status *)gpa_to_hva(vm, GUEST_STATUS);
+	struct vmm_dirty held = { 0 };
+	uint64_t per;
+	int rc = 0;
+
+	if (p->magic != GUEST_PARAMS_MAGIC || !p->ram_writers ||
+	    p->ram_writers > vm->cfg.vcpus) {
+		snprintf(msg, msglen, "the guest's parameter block is damaged");
+		return -EBADMSG;
+	}
+	per = p->ram_pages / p->ram_writers;
+	if (!per)
+		return 0;
+	if (vmm_dirty_init_ram(vm, &held)) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	vmm_ram_populated(vm, &held);
+	for (unsigned int c = 0; c < p->ram_writers && !rc; c++) {
+		if (!(p->roles[c] & GUEST_ROLE_RAM))
+			continue;
+		if (!st[c].ram_pass) {
+			snprintf(msg, msglen, "vCPU %u's RAM writer never started", c);
+			rc = -EBADMSG;
+			break;
+		}
+		rc = check_slice(vm, &held, c,
+				 p->ram_start + c * per * VMM_PAGE_SIZE, per,
+				 st[c].ram_pass, msg, msglen);
+	}
+	vmm_dirty_destroy(&held);
+	return rc;
+}
+
 void vmm_guest_stats(const struct vmm *vm, struct vmm_guest_stats *st)
 {
 	const struct guest_status *s =
