@@ -416,6 +416,11 @@ static int setup(struct source *s)
 	}
 	mig_config_of(s->vm, &cfg);
 	len = mig_encode_config(&cfg, buf, sizeof(buf));
+	if (!len) {
+		snprintf(s->msg, s->msglen,
+			 "this VM's shape does not fit a CONFIG record");
+		return -EMSGSIZE;
+	}
 	rc = send_rec(s, MIG_REC_CONFIG, buf, len);
 	if (rc)
 		return rc;
@@ -559,8 +564,9 @@ static int stop_and_copy(struct source *s, struct vmm_dirty *dirty,
 	for (unsigned int i = 0; !rc && i < nd; i++)
 		rc = send_device_data(s, i, MIG_DEV_STOPCOPY);
 	for (unsigned int i = 0; !rc && i < vmm_config(s->vm)->vcpus; i++) {
-		uint8_t cpu[8 + VMM_CPU_STATE_MAX];
-		int n = vmm_cpu_save(s->vm, i, cpu + 8, VMM_CPU_STATE_MAX);
+		/* A CPU record is u32 vcpu | u32 len | the blob: it bounds it. */
+		uint8_t cpu[MIG_REC_MAX_SMALL];
+		int n = vmm_cpu_save(s->vm, i, cpu + 8, sizeof(cpu) - 8);
 		uint32_t v = i, len = (uint32_t)n;
 
 		if (n < 0) {

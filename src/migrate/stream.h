@@ -16,23 +16,28 @@
  * section), never skipped.
  *
  * Source -> destination, in order:
- *   CONFIG      the VM's shape: the destination checks it matches its own
+ *   CONFIG      the VM's shape, which the destination checks against its
+ *               own: u32 page_size | u32 nregions | nregions x (u64 gpa |
+ *               u64 size) | u32 nvcpus | u32 ndevices | ndevices x (u32 kind
+ *               | u32 index | u64 mig_flags)
  *   RAM         a batch of pages: u64 count, then per page u64 gpa_flags
- *               (GPA | MIG_PAGE_ZERO), then 4096 bytes unless ZERO
+ *               (GPA | MIG_PAGE_ZERO; bits 1-11 are 0, the GPA being
+ *               page-aligned), then 4096 bytes unless ZERO
  *   DEVICE      u32 device | u32 phase | bytes of that device's VFIO
  *               migration data stream (PRE_COPY or STOP_COPY)
  *   PASS        u64 pass | u64 pages sent in it (progress, statistics)
  *   CPU         u32 vcpu | u32 len | KVM state blob (struct mig_cpu)
  *   END         switchover data done: u64 pages, u32 ndevices, then per
  *               device u64 seq (its SEQ register at stop: continuity)
- *   VERIFY      u64 first_page | u64 count | u64 hash[count]: XXH64 of each
- *               page of RAM at stop, in RAM-region order
+ *   VERIFY      u64 first_page | u64 count | u64 hash[count]: XXH3-64 of
+ *               each page of RAM at stop, in RAM-region order
  *   GO          the destination may run the VM now
  * Destination -> source (on a two-way channel):
  *   CONFIG_OK   the shapes match; send RAM
  *   READY       everything loaded and checked; not running yet
  *   RUNNING     the VM runs on the destination
- *   ERROR       u32 errno | text: the destination gives up (and will not run)
+ *   ERROR       i32 -errno | text: the destination gives up (and will not
+ *               run); a positive errno is taken as its negation
  */
 #ifndef IODIRTY_MIGRATE_STREAM_H
 #define IODIRTY_MIGRATE_STREAM_H
@@ -46,6 +51,7 @@
 #define MIG_HEADER_LEN	    16u
 #define MIG_PAGE_SIZE	    4096u
 #define MIG_PAGE_ZERO	    1ULL	/* gpa_flags bit 0: an all-zero page */
+#define MIG_PAGE_FLAGS	    MIG_PAGE_ZERO	/* every flag gpa_flags has */
 
 enum mig_rec_type {
 	MIG_REC_CONFIG = 1,
