@@ -84,7 +84,7 @@ struct mig_stats {
 	uint64_t setup_ms;
 	uint64_t total_ms;
 	uint64_t downtime_ms;
-	uint64_t dest_load_ms;		/* destination's share of the downtime */
+	uint64_t dest_load_ms;		/* destination only: END to READY */
 	uint64_t dest_verify_ms;	/* of which hashing RAM (--verify) */
 	unsigned int max_throttle_pct;
 	uint64_t cpu_dirty_pages;	/* over the whole migration */

@@ -627,6 +627,7 @@ int mig_source(struct vmm *vm, struct mig_chan *ch, bool two_way,
 	st->ram_bytes = npages * MIG_PAGE_SIZE;
 	st->tracker = s.pt ? vmm_pt_tracker(s.pt) : VMM_TRACKER_NONE;
 	st->outcome = MIG_OUTCOME_FAILED;
+	st->expected_downtime_ms = UINT64_MAX;	/* unknown until a sync */
 	s.t0 = s.bw_t0 = mig_now_ns();
 	for (unsigned int i = 0; i < VMM_MAX_DEVICES; i++)
 		s.data_fd[i] = -1;
