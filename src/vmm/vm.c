@@ -67,6 +67,7 @@ static uint8_t *gpa_to_hva(struct vmm *vm, uint64_t gpa)
 static int ram_create(struct vmm *vm, char *msg, size_t msglen)
 {
 	uint64_t mem = vm->cfg.mem, low = mem < LOW_RAM_MAX ? mem : LOW_RAM_MAX;
+	uint64_t largest;
 	unsigned int flags = MFD_CLOEXEC;
 	int rc;
 
@@ -112,7 +113,9 @@ static int ram_create(struct vmm *vm, char *msg, size_t msglen)
 			return rc;
 		}
 	}
-	vm->log_bits = xcalloc(DIV_ROUND_UP(low >> VMM_PAGE_SHIFT, 64), 8);
+	/* KVM_GET_DIRTY_LOG's scratch: the largest slot (above 6 GiB, high). */
+	largest = mem - low > low ? mem - low : low;
+	vm->log_bits = xcalloc(DIV_ROUND_UP(largest >> VMM_PAGE_SHIFT, 64), 8);
 	return vm->log_bits ? 0 : -ENOMEM;
 }
 
