@@ -583,7 +583,16 @@ int vmm_dirty_sync(struct vmm *vm, struct vmm_dirty *dirty,
 
 	memset(st, 0, sizeof(*st));
 	if (vm->cfg.dirty_ring) {
-		rc = kvm_ring_harvest(vm, dirty, &st->cpu_pages);
+		uint64_t entries;
+
+		/*
+		 * A page can sit in the rings many times: once per reset it
+		 * was dirtied after, and once per write KVM's instruction
+		 * emulator made to it (mark_page_dirty pushes each). Gather
+		 * the entries in ring_pending first, so that cpu_pages counts
+		 * pages, as the bitmap's count does.
+		 */
+		rc = kvm_ring_harvest(vm, &vm->ring_pending, &entries);
 		pthread_mutex_lock(&vm->ring_lock);
 		for (unsigned int i = 0; i < vm->ring_pending.n; i++) {
 			struct vmm_dirty_region *r = &vm->ring_pending.r[i];
