@@ -194,9 +194,28 @@ static bool handle_exit(struct vmm_vcpu *c)
 	switch (run->exit_reason) {
 	case KVM_EXIT_INTR:
 		return true;
-	case KVM_EXIT_DIRTY_RING_FULL:
+	case KVM_EXIT_DIRTY_RING_FULL: {
+		uint32_t next = c->ring_next;
+
 		kvm_ring_harvest(vm, &vm->ring_pending, &pages);
+		/*
+		 * KVM says this ring is full, yet the entry it must publish
+		 * next is not there, time after time (a sync on another
+		 * thread may have emptied it once): KVM pushed past the end
+		 * of the ring and overwrote entries - its instruction
+		 * emulator does not stop at the soft limit (seen under PVM,
+		 * with a "should never get full" warning in the host's
+		 * log). Dirty pages are lost and the vCPU would spin here.
+		 */
+		c->ring_empty = c->ring_next == next ? c->ring_empty + 1 : 0;
+		if (c->ring_empty >= 1000) {
+			vmm_fail(vm,
+				 "vCPU %u: KVM's dirty ring overflowed (full, with no entry to harvest): dirty pages were lost; use the dirty bitmap",
+				 c->index);
+			return false;
+		}
 		return true;
+	}
 	case KVM_EXIT_HLT:
 		vmm_fail(vm, "vCPU %u halted (the payload never halts)",
 			 c->index);

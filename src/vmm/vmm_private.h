@@ -33,6 +33,7 @@ struct vmm_vcpu {
 	size_t run_size;
 	struct kvm_dirty_gfn *ring;	/* dirty ring, or NULL */
 	uint32_t ring_next;		/* next entry to harvest */
+	uint32_t ring_empty;		/* full-ring exits in a row with none */
 	pthread_t thread;
 	bool started;
 	bool in_guest;			/* between pause checks */
