@@ -29,6 +29,8 @@ int cmd_version(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_incoming(int argc, char **argv);
 
 /* die() - print "iodirty: <msg>" and exit 1. Only under src/cli/. */
 void die(const char *fmt, ...) __printf(1, 2) __attribute__((noreturn));

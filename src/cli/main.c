@@ -32,6 +32,31 @@ const struct cmd cmds[] = {
 	  "migrate with or what blocks migration, and each second the dirty "
 	  "rate by source (CPU, DMA, union) and the guest's own checks of the "
 	  "DMA it sees. Stops on Ctrl-C or after --seconds." },
+	{ "migrate", cmd_migrate, "live-migrate a VM with passthrough devices",
+	  "URI | --local " VM_OPTIONS_USAGE
+	  " [--verify|--no-verify] [--downtime-limit MS] [--max-bandwidth B/S]"
+	  " [--max-passes N] [--auto-converge] [--dma-limit B/S] [--timeout MS]"
+	  " [--warmup S] [--json]",
+	  "Boot the VM as `run` does, let the guest write RAM and its devices "
+	  "DMA for --warmup seconds (3), and live-migrate it to `iodirty incoming` at URI (tcp:HOST:PORT, "
+	  "tcp:[::1]:PORT, unix:PATH, file:PATH, fd:N), or, with --local, to a "
+	  "destination it starts itself on loopback (with --verify on). "
+	  "Precopy over the union of CPU and DMA dirty pages; switchover when "
+	  "the rest fits --downtime-limit (300 ms). Prints a live progress "
+	  "line, then pages sent, downtime, the tracker, and with --verify "
+	  "whether the destination's RAM is identical. SIGUSR1 switches over at "
+	  "once. Exit: 0 done; 1 failed (before GO the source VM resumes and "
+	  "nothing is lost; after GO the outcome is unknown and it stays "
+	  "stopped); 3 the destination's RAM differs." },
+	{ "incoming", cmd_incoming, "receive a live migration",
+	  "URI " VM_OPTIONS_USAGE
+	  " [--verify] [--timeout MS] [--accept-timeout MS] [--run-seconds N]"
+	  " [--json]",
+	  "Build the same VM as the source (give the same VM options), wait for "
+	  "it on URI (tcp::PORT listens on loopback), take the migration, and "
+	  "run the VM only once everything is loaded and checked. Then report "
+	  "what the guest's own checks see for --run-seconds (until Ctrl-C if "
+	  "0)." },
 	{ "bench", cmd_bench, "run a benchmark", "NAME [--json] [options]",
 	  "Run benchmark NAME and print its figures; where a physical limit "
 	  "applies, the limit measured in the same run and the ratio to it. "
