@@ -325,6 +325,9 @@ static void *engine_thread(void *arg)
 		}
 		if (!rc)
 			dma_log_record(d, base + off, bs);
+		else if (fault.iova > base + off && fault.iova - (base + off) < bs)
+			/* What landed before the fault is written: log it. */
+			dma_log_record(d, base + off, fault.iova - (base + off));
 
 		pthread_mutex_lock(&d->lock);
 		d->in_flight = false;

@@ -291,4 +291,13 @@ static inline int dev_harvest(struct dev_bits *b, uint64_t iova,
 	return rc;
 }
 
+/* Are the @n bytes at @p all zero? */
+static inline bool dev_zero(const uint8_t *p, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 #endif

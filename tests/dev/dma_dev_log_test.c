@@ -30,6 +30,39 @@ static int report(struct dev_fix *f, struct dev_bits *b, uint64_t iova,
 	return dev_harvest(b, iova, length, ps, report_fn, f->dev);
 }
 
+/*
+ * A block that faults part-way has written the pages before the fault:
+ * the log has them, as the IOMMU's dirty bits do, or a migration tracking
+ * by the device's log would lose them.
+ */
+TEST(dma_dev, log_keeps_pages_written_before_a_fault)
+{
+	struct dma_log_range r = rng(0, 4);
+	uint64_t ps = PAGE;
+	struct dev_fix f;
+	struct dev_bits b;
+
+	dev_fix_init(&f, 9, DMA_CAP_LOG, MEM_SIZE);
+	dev_map(&f, 0, PAGE, DEV_RW);		/* page 1 is a hole */
+	dev_bits_alloc(&b, 4);
+	ASSERT_RC(0, dma_dev_log_start(f.dev, &r, 1, &ps));
+	dev_setup(f.dev, DMA_PATTERN_SEQUENTIAL, 2 * PAGE, DEV_IOVA, 4 * PAGE);
+	dev_wr32(f.dev, DMA_REG_CTRL, DMA_CTRL_RUN);
+	ASSERT_TRUE(dev_wait_status(f.dev, DMA_STATUS_FAULT | DMA_STATUS_RUNNING,
+				    DMA_STATUS_FAULT));
+	dma_dev_quiesce(f.dev);
+	dma_dev_unquiesce(f.dev);
+	EXPECT_EQ(dev_rd64(f.dev, DMA_REG_FAULT_IOVA), DEV_IOVA + PAGE);
+	EXPECT_FALSE(dev_zero(f.mem, PAGE));	/* the first page was written */
+	ASSERT_RC(0, report(&f, &b, DEV_IOVA, 4 * PAGE, PAGE));
+	EXPECT_TRUE(dev_bit(&b, 0));
+	EXPECT_FALSE(dev_bit(&b, 1));
+	EXPECT_FALSE(dev_bit(&b, 2));
+	EXPECT_FALSE(dev_bit(&b, 3));
+	dev_bits_free(&b);
+	dev_fix_fini(&f);
+}
+
 TEST(dma_dev, log_errnos)
 {
 	struct dma_log_range r[3];

@@ -491,14 +491,6 @@ static void check_against_trace(struct dev_fix *f, uint64_t base, uint32_t bs,
 	free(last);
 }
 
-static bool zero(const uint8_t *p, uint64_t n)
-{
-	for (uint64_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 TEST(dma_dev, random_stays_in_window)
 {
 	const uint32_t bs = 512;
@@ -513,8 +505,8 @@ TEST(dma_dev, random_stays_in_window)
 	dev_wr64(f.dev, DMA_REG_SEED, 12345);
 	dev_run_until(f.dev, 2000);
 	dev_stop(f.dev);
-	EXPECT_TRUE(zero(f.mem, PAGE));
-	EXPECT_TRUE(zero(f.mem + PAGE + nblocks * bs, PAGE));
+	EXPECT_TRUE(dev_zero(f.mem, PAGE));
+	EXPECT_TRUE(dev_zero(f.mem + PAGE + nblocks * bs, PAGE));
 	check_against_trace(&f, base, bs, nblocks, &hit);
 	EXPECT_EQ(hit, nblocks);
 	n = dev_ntrace(&f);
@@ -558,7 +550,7 @@ TEST(dma_dev, hotset_stays_in_hot_set)
 	for (uint64_t k = 0; k < hot; k++)
 		EXPECT_RC(0, dma_block_check(f.mem + k * bs, bs, 6,
 					     DEV_IOVA + k * bs));
-	EXPECT_TRUE(zero(f.mem + hot * bs, (nblocks - hot) * bs + PAGE));
+	EXPECT_TRUE(dev_zero(f.mem + hot * bs, (nblocks - hot) * bs + PAGE));
 	dev_fix_fini(&f);
 }
 
@@ -597,7 +589,7 @@ static uint64_t check_dirty(struct dev_fix *f, const struct dev_bits *bits,
 			const uint8_t *blk = f->mem + p * gran + off;
 			const struct dma_block *b = (const void *)blk;
 
-			if (zero(blk, bs))
+			if (dev_zero(blk, bs))
 				continue;
 			EXPECT_RC(0,
 				  dma_block_check(blk, bs, f->index,
@@ -736,7 +728,7 @@ TEST(dma_dev, fault_read_only)
 	EXPECT_EQ(dev_rd32(f.dev, DMA_REG_FAULT_REASON), PT_FAULT_PERMISSION);
 	EXPECT_EQ(dev_rd32(f.dev, DMA_REG_FAULT_WRITE), 1);
 	EXPECT_EQ(dev_rd64(f.dev, DMA_REG_WRITES), 3);
-	EXPECT_TRUE(zero(f.mem + 3 * PAGE, PAGE));
+	EXPECT_TRUE(dev_zero(f.mem + 3 * PAGE, PAGE));
 
 	EXPECT_EQ(pt_unmap(f.dom, DEV_IOVA + 3 * PAGE, PAGE), (int64_t)PAGE);
 	dev_map(&f, 3 * PAGE, PAGE, DEV_RW);
@@ -771,7 +763,7 @@ TEST(dma_dev, fault_mid_block_and_no_path)
 	EXPECT_EQ(dev_rd32(f.dev, DMA_REG_FAULT_REASON), PT_FAULT_NOT_PRESENT);
 	EXPECT_EQ(dev_rd32(f.dev, DMA_REG_FAULT_WRITE), 1);
 	EXPECT_EQ(dev_rd64(f.dev, DMA_REG_WRITES), 0);
-	EXPECT_TRUE(zero(f.mem + 2 * PAGE, 2 * PAGE));
+	EXPECT_TRUE(dev_zero(f.mem + 2 * PAGE, 2 * PAGE));
 
 	dma_dev_set_path(f.dev, &path);
 	dev_wr32(f.dev, DMA_REG_CTRL, DMA_CTRL_CLEAR);
@@ -806,7 +798,7 @@ TEST(dma_dev, window_bounds_after_block_size_change)
 	dev_stop(f.dev);
 	EXPECT_EQ(dev_rd32(f.dev, DMA_REG_STATUS), 0);
 	EXPECT_EQ(dev_rd64(f.dev, DMA_REG_CURSOR) % PAGE, 0);
-	EXPECT_TRUE(zero(f.mem + win, PAGE));
+	EXPECT_TRUE(dev_zero(f.mem + win, PAGE));
 	for (uint64_t k = 0; k < 4; k++)
 		EXPECT_RC(0, dma_block_check(f.mem + k * PAGE, PAGE, 10,
 					     DEV_IOVA + k * PAGE));
@@ -930,8 +922,8 @@ TEST(dma_dev, bar_mapping_scribble_while_running)
 				     "%s: STATUS 0x%x, want BADCONFIG",
 				     scribble[i].what, st);
 		EXPECT_EQ(dev_rd32(f.dev, DMA_REG_CTRL), 0);
-		if (!zero(f.mem, PAGE) ||
-		    !zero(f.mem + PAGE + win, (2ULL << 20) - PAGE - win))
+		if (!dev_zero(f.mem, PAGE) ||
+		    !dev_zero(f.mem + PAGE + win, (2ULL << 20) - PAGE - win))
 			test_fail_at(__FILE__, __LINE__,
 				     "%s: DMA outside the window",
 				     scribble[i].what);
@@ -944,7 +936,7 @@ TEST(dma_dev, bar_mapping_scribble_while_running)
 	bar_wr64(bar, DMA_REG_CURSOR, win - 64);
 	dev_run_until(f.dev, 40);
 	dev_stop(f.dev);
-	EXPECT_TRUE(zero(f.mem + PAGE + win, PAGE));
+	EXPECT_TRUE(dev_zero(f.mem + PAGE + win, PAGE));
 	dev_fix_fini(&f);
 }
 
