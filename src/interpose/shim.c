@@ -2,7 +2,8 @@
 /*
  * shim.c - the libc entry points a program reaches the kernel through, for
  * the device nodes the emulated host answers: open/openat (and their
- * _FORTIFY and 64-bit names), close, dup/dup2/dup3, fcntl(F_DUPFD*), ioctl,
+ * _FORTIFY and 64-bit names), close, close_range, closefrom, dup/dup2/dup3,
+ * fcntl(F_DUPFD*), ioctl,
  * mmap, pread/pwrite, read/write. Everything else, and every fd that is not an
  * emulated file, goes to the real system call untouched.
  *
@@ -259,11 +260,54 @@ int __openat_2(int dirfd, const char *path, int flags)
 	return do_openat(dirfd, path, flags, 0);
 }
 
+/*
+ * Forget the emulated files at fds [@first, @last], before the real close:
+ * while the fd is still open nobody else can be given its number, so a file
+ * installed there meanwhile is never dropped.
+ */
+static void fd_release_range(unsigned int first, unsigned int last)
+{
+	unsigned int fd;
+
+	if (!fdtab || first >= FDTAB_SIZE)
+		return;
+	if (last >= FDTAB_SIZE)
+		last = FDTAB_SIZE - 1;
+	for (fd = first; fd <= last; fd++)
+		if (atomic_load_explicit(&fdtab[fd], memory_order_acquire))
+			fd_set_file((int)fd, NULL);
+}
+
 int close(int fd)
 {
-	if (fdtab && fd >= 0 && fd < FDTAB_SIZE && atomic_load(&fdtab[fd]))
-		fd_set_file(fd, NULL);
+	if (fd >= 0)
+		fd_release_range((unsigned int)fd, (unsigned int)fd);
 	return (int)syscall(SYS_close, fd);
+}
+
+/*
+ * close_range(2): the kernel refuses unknown flags and first > last
+ * (EINVAL) before closing anything; CLOSE_RANGE_CLOEXEC only marks the fds.
+ */
+int close_range(unsigned int first, unsigned int last, int flags)
+{
+	if (!(flags & ~CLOSE_RANGE_UNSHARE) && first <= last)
+		fd_release_range(first, last);
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+/* closefrom(3), as glibc: close_range() to the end, else one by one. */
+void closefrom(int lowfd)
+{
+	long fd, max = sysconf(_SC_OPEN_MAX);
+
+	if (lowfd < 0)
+		lowfd = 0;
+	fd_release_range((unsigned int)lowfd, ~0U);
+	if (!syscall(SYS_close_range, lowfd, ~0U, 0))
+		return;
+	for (fd = lowfd; fd < max; fd++)
+		syscall(SYS_close, fd);
 }
 
 /* After a real dup of @oldfd to @newfd, make @newfd the same file. */

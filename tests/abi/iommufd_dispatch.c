@@ -326,3 +326,61 @@ TEST(iommufd_dispatch, close_with_objects)
 	EXPECT_EQ(abi_ioas_alloc(fd), 1);
 	close(fd);
 }
+
+/* A mapping made through @fd, so that releasing the file shows in pins. */
+static void *map_pinned(int fd, size_t len)
+{
+	void *buf = abi_buf(len, ABI_PAGE);
+	uint32_t ioas = abi_ioas_alloc(fd);
+
+	abi_mock_domain_ok(fd, ioas, 0, NULL, NULL, NULL);
+	ASSERT_EQ(abi_map_fixed(fd, ioas, buf, len, MOCK_APERTURE_START), 0);
+	ASSERT_EQ(abi_check_refs(fd, buf, len, 1), 0);
+	return buf;
+}
+
+/*
+ * @fd, which mapped @buf, was just closed: its pins are gone, and the next
+ * open gets its number for /dev/null, whose ioctls are ENOTTY - nothing of
+ * the iommufd is left on it.
+ */
+static void expect_released(int fd, void *buf, size_t len)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+	int other = open("/dev/null", O_RDWR);
+	int fd2 = abi_open();
+
+	ASSERT_EQ(other, fd);
+	EXPECT_EQ(abi_check_refs(fd2, buf, len, 0), 0);
+	EXPECT_ERRNO(ENOTTY, ioctl(other, IOMMU_IOAS_ALLOC, &cmd));
+	close(fd2);
+	close(other);
+}
+
+TEST(iommufd_dispatch, close_range_releases)
+{
+	int fd = abi_open();
+	void *buf = map_pinned(fd, 4 * ABI_PAGE);
+
+	/* CLOEXEC only marks: the file stays the iommufd. */
+	ASSERT_EQ(close_range((unsigned int)fd, (unsigned int)fd,
+			      CLOSE_RANGE_CLOEXEC),
+		  0);
+	EXPECT_EQ(abi_check_refs(fd, buf, 4 * ABI_PAGE, 1), 0);
+	/* A bad range closes nothing. */
+	EXPECT_ERRNO(EINVAL, close_range((unsigned int)fd,
+					 (unsigned int)fd - 1, 0));
+	EXPECT_EQ(abi_check_refs(fd, buf, 4 * ABI_PAGE, 1), 0);
+
+	ASSERT_EQ(close_range((unsigned int)fd, ~0U, 0), 0);
+	expect_released(fd, buf, 4 * ABI_PAGE);
+}
+
+TEST(iommufd_dispatch, closefrom_releases)
+{
+	int fd = abi_open();
+	void *buf = map_pinned(fd, 4 * ABI_PAGE);
+
+	closefrom(fd);
+	expect_released(fd, buf, 4 * ABI_PAGE);
+}
