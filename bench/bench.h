@@ -49,6 +49,14 @@ int bench_dma(int argc, char **argv);
 
 int bench_sync(int argc, char **argv);
 
+#define BENCH_MIGRATE_USAGE "[--json] [--quick] [--reps N]"
+
+int bench_migrate(int argc, char **argv);
+
+#define BENCH_VS_QEMU_USAGE "[--json] [--mem SIZE] [--reps N]"
+
+int bench_vs_qemu(int argc, char **argv);
+
 /** bench_now_ns() - CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
 
