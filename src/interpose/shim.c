@@ -244,6 +244,7 @@ int openat64(int dirfd, const char *path, int flags, ...)
 int __open_2(const char *path, int flags);
 int __open64_2(const char *path, int flags);
 int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
 
 int __open_2(const char *path, int flags)
 {
@@ -256,6 +257,11 @@ int __open64_2(const char *path, int flags)
 }
 
 int __openat_2(int dirfd, const char *path, int flags)
+{
+	return do_openat(dirfd, path, flags, 0);
+}
+
+int __openat64_2(int dirfd, const char *path, int flags)
 {
 	return do_openat(dirfd, path, flags, 0);
 }

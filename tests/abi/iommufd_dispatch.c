@@ -368,8 +368,8 @@ TEST(iommufd_dispatch, close_range_releases)
 		  0);
 	EXPECT_EQ(abi_check_refs(fd, buf, 4 * ABI_PAGE, 1), 0);
 	/* A bad range closes nothing. */
-	EXPECT_ERRNO(EINVAL, close_range((unsigned int)fd,
-					 (unsigned int)fd - 1, 0));
+	EXPECT_ERRNO(EINVAL,
+		     close_range((unsigned int)fd, (unsigned int)fd - 1, 0));
 	EXPECT_EQ(abi_check_refs(fd, buf, 4 * ABI_PAGE, 1), 0);
 
 	ASSERT_EQ(close_range((unsigned int)fd, ~0U, 0), 0);
@@ -383,4 +383,25 @@ TEST(iommufd_dispatch, closefrom_releases)
 
 	closefrom(fd);
 	expect_released(fd, buf, 4 * ABI_PAGE);
+}
+
+/* glibc's fortified openat() with _FILE_OFFSET_BITS=64 calls this. */
+int __openat64_2(int dirfd, const char *path, int flags);
+
+TEST(iommufd_dispatch, open_entry_points)
+{
+	int dirfd = open("/", O_RDONLY | O_DIRECTORY);
+	int fds[3];
+
+	ASSERT_GE(dirfd, 0);
+	/* An absolute path ignores the directory fd. */
+	fds[0] = openat(dirfd, "/dev/iommu", O_RDWR);
+	fds[1] = __openat64_2(dirfd, "/dev/iommu", O_RDWR);
+	fds[2] = __openat64_2(AT_FDCWD, "/dev/iommu", O_RDWR | O_CLOEXEC);
+	for (unsigned int i = 0; i < ABI_ARRAY_SIZE(fds); i++) {
+		ASSERT_GE(fds[i], 0);
+		EXPECT_EQ(abi_ioas_alloc(fds[i]), 1);
+		close(fds[i]);
+	}
+	close(dirfd);
 }
