@@ -422,10 +422,15 @@ int iopt_map_user_pages(struct iommufd_host *host, struct io_pagetable *iopt,
 	uint64_t uva_end;
 	int rc;
 
-	/* iopt_alloc_user_pages(), then iopt_alloc_area_pages(). */
+	/*
+	 * iopt_alloc_user_pages(), then iopt_alloc_area_pages(). Linux
+	 * refuses lengths past SIZE_MAX - PAGE_SIZE (its page count would
+	 * overflow) whether or not anything wraps.
+	 */
 	if (__builtin_add_overflow(uva, length, &uva_end))
 		return -EOVERFLOW;
-	if (!length || (length & (iopt->iova_alignment - 1)))
+	if (!length || length > UINT64_MAX - IOPT_PAGE_SIZE ||
+	    (length & (iopt->iova_alignment - 1)))
 		return -EINVAL;
 	if (fixed)
 		rc = iopt_check_iova(iopt, *iova, length);

@@ -661,6 +661,7 @@ TEST(iommufd_vfio_compat, map_dma_flags)
 	uint8_t *buf = abi_buf(4 * ABI_PAGE, ABI_PAGE);
 	uint64_t size;
 	struct compat c;
+	uint32_t id;
 
 	compat_init(&c, VFIO_TYPE1v2_IOMMU, 0);
 	/* Read-only and write-only maps. */
@@ -679,5 +680,16 @@ TEST(iommufd_vfio_compat, map_dma_flags)
 	EXPECT_EQ(size, 3 * ABI_PAGE);
 	/* A misaligned size for the 2 KiB mock. */
 	EXPECT_ERRNO(EINVAL, map_dma(c.fd, buf, START, 1024, MAP_RW));
+	close(c.fd);
+
+	/*
+	 * Longer than SIZE_MAX - PAGE_SIZE: EINVAL even where nothing wraps
+	 * and no domain would pin it.
+	 */
+	c.fd = abi_open();
+	id = abi_ioas_alloc(c.fd);
+	ASSERT_EQ(abi_vfio_ioas(c.fd, IOMMU_VFIO_IOAS_SET, &id), 0);
+	EXPECT_ERRNO(EINVAL,
+		     map_dma(c.fd, NULL, 0, ABI_U64_MAX - ABI_PAGE + 1, MAP_RW));
 	close(c.fd);
 }
