@@ -2,8 +2,9 @@
 /*
  * intel_iommu.c - the Intel VT-d driver model, scalable mode: second-stage
  * page tables (fmt/vtdss.h), dirty tracking when the unit reports
- * ECAP.SMTS (bit 43) and ECAP.SLADS (bit 45), enabled per domain through the
- * PASID entries' SSADE.
+ * ECAP.SMTS (bit 43), ECAP.SLADS (bit 45) and ECAP.SMPWC (bit 48, page walks
+ * are coherent: always, here), enabled per domain through the PASID entries'
+ * SSADE.
  *
  * Linux: drivers/iommu/intel/iommu.c (ssads_supported,
  * intel_iommu_domain_alloc_paging_flags, paging_domain_compatible,
@@ -30,6 +31,7 @@
 #define VTD_ECAP_SLADS	   (1ULL << 45)
 #define VTD_ECAP_SLTS	   (1ULL << 46)
 #define VTD_ECAP_FLTS	   (1ULL << 47)
+#define VTD_ECAP_SMPWC	   (1ULL << 48)
 
 static const struct iommu_resv_region vtd_resv[] = {
 	{ 0xfee00000ULL, 0xfeefffffULL },	  /* interrupt address range */
@@ -43,7 +45,7 @@ static size_t vtd_hw_info(struct iommu_dev *dev, void *buf, size_t len)
 			   VTD_CAP_SLLPS_1G,
 		.ecap_reg = VTD_ECAP_C | VTD_ECAP_QI | VTD_ECAP_IR |
 			    VTD_ECAP_PASID | VTD_ECAP_SMTS | VTD_ECAP_SLTS |
-			    VTD_ECAP_FLTS,
+			    VTD_ECAP_FLTS | VTD_ECAP_SMPWC,
 	};
 
 	if (dev->unit->dirty)

@@ -289,6 +289,48 @@ TEST(vfio_cdev, nodirty_device)
 	abi_vdev_close(&d);
 }
 
+/* VT-d ECAP bits (VT-d spec §11.4.3) Linux's intel driver reads. */
+#define VTD_ECAP_SMTS  (1ULL << 43)
+#define VTD_ECAP_SLADS (1ULL << 45)
+#define VTD_ECAP_SMPWC (1ULL << 48)
+
+static uint64_t vtd_ecap(int iommufd, uint32_t devid)
+{
+	struct iommu_hw_info_vtd vtd = { 0 };
+	struct iommu_hw_info info = {
+		.size = sizeof(info),
+		.dev_id = devid,
+		.data_len = sizeof(vtd),
+		.data_uptr = abi_ptr(&vtd),
+	};
+
+	ASSERT_EQ(ioctl(iommufd, IOMMU_GET_HW_INFO, &info), 0);
+	EXPECT_EQ(info.out_data_type, IOMMU_HW_INFO_TYPE_INTEL_VTD);
+	return vtd.ecap_reg;
+}
+
+/*
+ * The VT-d blob: a unit that tracks dirty pages reports SLADS with SMTS
+ * and SMPWC, which Linux's ssads_supported() requires together; one that
+ * does not, no SLADS.
+ */
+TEST(vfio_cdev, vtd_hw_info_ecap)
+{
+	const uint64_t dirty = VTD_ECAP_SMTS | VTD_ECAP_SLADS | VTD_ECAP_SMPWC;
+	struct abi_vdev d;
+	uint32_t devid_nd;
+	int fd_nd;
+
+	abi_vfio_host("dma,dma-nodirty", "intel");
+	abi_vdev_open(&d, 0);
+	fd_nd = abi_vfio_cdev_open_ok(1);
+	ASSERT_EQ(abi_vfio_bind(fd_nd, d.iommufd, &devid_nd), 0);
+	EXPECT_EQ(vtd_ecap(d.iommufd, d.devid) & dirty, dirty);
+	EXPECT_EQ(vtd_ecap(d.iommufd, devid_nd) & VTD_ECAP_SLADS, 0);
+	close(fd_nd);
+	abi_vdev_close(&d);
+}
+
 TEST(vfio_cdev, get_info)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
