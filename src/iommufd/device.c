@@ -253,7 +253,12 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 	if (!idev)
 		return -ENOENT;
 	drv = idev->dev->unit->drv;
+	/*
+	 * A driver with a blob refuses a type it does not produce; one
+	 * without (AMD: no ops->hw_info in Linux) never looks at it.
+	 */
 	if ((cmd->flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) &&
+	    drv->hw_info_type != IOMMU_HW_INFO_TYPE_NONE &&
 	    cmd->in_data_type != IOMMU_HW_INFO_TYPE_DEFAULT &&
 	    cmd->in_data_type != drv->hw_info_type)
 		return -EOPNOTSUPP;

@@ -314,9 +314,14 @@ static uint64_t vtd_ecap(int iommufd, uint32_t devid)
  * and SMPWC, which Linux's ssads_supported() requires together; one that
  * does not, no SLADS.
  */
-TEST(vfio_cdev, vtd_hw_info_ecap)
+TEST(vfio_cdev, vtd_hw_info)
 {
 	const uint64_t dirty = VTD_ECAP_SMTS | VTD_ECAP_SLADS | VTD_ECAP_SMPWC;
+	struct iommu_hw_info info = {
+		.size = sizeof(info),
+		.flags = IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+		.in_data_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3,
+	};
 	struct abi_vdev d;
 	uint32_t devid_nd;
 	int fd_nd;
@@ -327,7 +332,39 @@ TEST(vfio_cdev, vtd_hw_info_ecap)
 	ASSERT_EQ(abi_vfio_bind(fd_nd, d.iommufd, &devid_nd), 0);
 	EXPECT_EQ(vtd_ecap(d.iommufd, d.devid) & dirty, dirty);
 	EXPECT_EQ(vtd_ecap(d.iommufd, devid_nd) & VTD_ECAP_SLADS, 0);
+	/* Asked for another driver's blob: EOPNOTSUPP. */
+	info.dev_id = d.devid;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(d.iommufd, IOMMU_GET_HW_INFO, &info));
 	close(fd_nd);
+	abi_vdev_close(&d);
+}
+
+/*
+ * IOMMU_HW_INFO_FLAG_INPUT_TYPE asks for one blob type: a driver with a
+ * blob refuses another type (EOPNOTSUPP); AMD, which has no hw_info in
+ * Linux, ignores it and answers TYPE_NONE with no data.
+ */
+TEST(vfio_cdev, hw_info_input_type)
+{
+	struct iommu_hw_info_vtd vtd;
+	struct iommu_hw_info info;
+	struct abi_vdev d;
+
+	abi_vfio_host("dma", "amd");
+	abi_vdev_open(&d, 0);
+	memset(&vtd, 0xa5, sizeof(vtd));
+	info = (struct iommu_hw_info){
+		.size = sizeof(info),
+		.flags = IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+		.dev_id = d.devid,
+		.data_len = sizeof(vtd),
+		.data_uptr = abi_ptr(&vtd),
+		.in_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD,
+	};
+	ASSERT_EQ(ioctl(d.iommufd, IOMMU_GET_HW_INFO, &info), 0);
+	EXPECT_EQ(info.out_data_type, IOMMU_HW_INFO_TYPE_NONE);
+	EXPECT_EQ(info.data_len, 0);
+	EXPECT_EQ(vtd.ecap_reg, 0);	/* the caller's buffer is zeroed */
 	abi_vdev_close(&d);
 }
 
