@@ -125,7 +125,8 @@ int iommufd_hwpt_alloc(struct iommufd_ucmd *ucmd)
 	uint64_t pgsizes;
 	int rc;
 
-	if (cmd->__reserved || cmd->__reserved2)
+	/* Linux never looks at __reserved2. */
+	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 	if ((cmd->data_type == IOMMU_HWPT_DATA_NONE && cmd->data_len) ||
 	    (cmd->data_type != IOMMU_HWPT_DATA_NONE && !cmd->data_len))
@@ -146,8 +147,6 @@ int iommufd_hwpt_alloc(struct iommufd_ucmd *ucmd)
 	if ((cmd->flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) &&
 	    !iommu_dev_dirty_capable(idev->dev))
 		return -EOPNOTSUPP;
-	if (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID)
-		return -ENOENT;		/* no fault queue objects exist */
 	rc = hwpt_user_data(idev, cmd, &pgsizes);
 	if (rc)
 		return rc;
@@ -157,16 +156,23 @@ int iommufd_hwpt_alloc(struct iommufd_ucmd *ucmd)
 					 pgsizes, false);
 	if (IS_ERR(hwpt))
 		return (int)PTR_ERR(hwpt);
+	/* Looked up once the HWPT exists; no fault queue object can. */
+	if (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) {
+		rc = -ENOENT;
+		goto err_destroy_hwpt;
+	}
 	cmd->out_hwpt_id = hwpt->obj.id;
 	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
-	if (rc) {
-		/* Never visible: undo as its destroy would. */
-		iommufd_hwpt_paging_destroy(ictx, &hwpt->obj);
-		iommufd_object_abort(ictx, &hwpt->obj);
-		return rc;
-	}
+	if (rc)
+		goto err_destroy_hwpt;
 	iommufd_object_finalize(ictx, &hwpt->obj);
 	return 0;
+
+err_destroy_hwpt:
+	/* Never visible: undo as its destroy would. */
+	iommufd_hwpt_paging_destroy(ictx, &hwpt->obj);
+	iommufd_object_abort(ictx, &hwpt->obj);
+	return rc;
 }
 
 int iommufd_hwpt_set_dirty_tracking(struct iommufd_ucmd *ucmd)

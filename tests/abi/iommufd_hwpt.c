@@ -140,6 +140,20 @@ TEST(iommufd_hwpt, alloc_errno_order)
 		  0);
 	/* A HWPT may be made for one IOAS with a device on another. */
 	EXPECT_EQ(ALLOC(.dev_id = idev, .pt_id = abi_ioas_alloc(fd)), 0);
+	/* iommufd_hwpt_alloc() never looks at __reserved2. */
+	EXPECT_EQ(ALLOC(.__reserved2 = 1, .dev_id = idev, .pt_id = ioas), 0);
+	/*
+	 * FAULT_ID_VALID: the HWPT is made first (the driver's errors come
+	 * first), then the fault object is looked up - none can exist - and
+	 * the HWPT undone.
+	 */
+	EXPECT_ERRNO(EINVAL, ALLOC(.flags = IOMMU_HWPT_FAULT_ID_VALID,
+				   .dev_id = idev, .pt_id = ioas,
+				   .data_type = IOMMU_HWPT_DATA_SELFTEST,
+				   .data_len = 2, .data_uptr = abi_ptr(&data)));
+	EXPECT_ERRNO(ENOENT, ALLOC(.flags = IOMMU_HWPT_FAULT_ID_VALID,
+				   .dev_id = idev, .pt_id = ioas,
+				   .fault_id = hwpt));
 #undef ALLOC
 	close(fd);
 }
