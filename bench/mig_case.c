@@ -80,8 +80,9 @@ static void fill_ram(struct vmm *vm, const struct mig_case *c,
 	uint8_t *hva[VMM_MAX_RAM_REGIONS];
 	unsigned int n = vmm_ram(vm, gpa, size, hva);
 	/* The payload's 2 MiB, then each device's window, 2 MiB-aligned. */
-	uint64_t skip = MIG_CASE_RESERVED +
-			c->ndevices * ((c->dma_window + SZ_2M - 1) & ~(SZ_2M - 1));
+	uint64_t skip =
+		MIG_CASE_RESERVED +
+		c->ndevices * ((c->dma_window + SZ_2M - 1) & ~(SZ_2M - 1));
 	uint64_t t0 = bench_now_ns();
 
 	for (unsigned int i = 0; i < n; i++) {
@@ -97,7 +98,7 @@ static void fill_ram(struct vmm *vm, const struct mig_case *c,
 
 struct dest {
 	pid_t pid;
-	int out_fd;		/* its stdout: the --json report */
+	int out_fd; /* its stdout: the --json report */
 	char uri[128];
 };
 
@@ -233,7 +234,8 @@ static int dest_finish(struct dest *d, bool kill_it, struct mig_case_result *r)
 		r->dest_ok = WIFEXITED(status) && !WEXITSTATUS(status) &&
 			     strstr(text, "\"failed\": \"\"");
 		if (!r->dest_ok) {
-			const char *check = strstr(text, "\"ram_writer_check\"");
+			const char *check =
+				strstr(text, "\"ram_writer_check\"");
 
 			snprintf(r->dest_report, sizeof(r->dest_report),
 				 "exit status 0x%x: %s", (unsigned int)status,
@@ -362,9 +364,10 @@ out_vm:
 	vmm_destroy(vm);
 out_dest:
 	if (dest_finish(&d, rc != 0, r) && !rc) {
-		snprintf(r->msg, sizeof(r->msg),
-			 "the destination did not run the guest cleanly (%.400s)",
-			 r->dest_report);
+		snprintf(
+			r->msg, sizeof(r->msg),
+			"the destination did not run the guest cleanly (%.400s)",
+			r->dest_report);
 		rc = -EIO;
 	}
 	if (!rc && r->dest_dma_bad) {
@@ -378,9 +381,9 @@ out_dest:
 
 double mig_case_wire_bps(const struct mig_case_result *r)
 {
-	return r->pass1_ns ? (double)r->pass1_wire_bytes * 1e9 /
-				     (double)r->pass1_ns :
-			     0;
+	return r->pass1_ns ?
+		       (double)r->pass1_wire_bytes * 1e9 / (double)r->pass1_ns :
+		       0;
 }
 
 double mig_case_ram_bps(const struct mig_case_result *r)

@@ -22,13 +22,13 @@
 struct mig_case {
 	const char *name;
 	uint64_t mem;
-	uint64_t ram_ws;	/* bytes the RAM writer dirties */
-	uint64_t ram_rate;	/* pages per second */
-	unsigned int ndevices;	/* 0 or 1 */
-	uint64_t dma_window;	/* bytes the device writes */
-	uint64_t dma_rate;	/* bytes per second */
-	bool fill;		/* write every page of RAM before the boot */
-	unsigned int warmup_ms;	/* running before the migration starts */
+	uint64_t ram_ws; /* bytes the RAM writer dirties */
+	uint64_t ram_rate; /* pages per second */
+	unsigned int ndevices; /* 0 or 1 */
+	uint64_t dma_window; /* bytes the device writes */
+	uint64_t dma_rate; /* bytes per second */
+	bool fill; /* write every page of RAM before the boot */
+	unsigned int warmup_ms; /* running before the migration starts */
 	uint64_t downtime_limit_ms;
 };
 
@@ -36,9 +36,9 @@ struct mig_case_result {
 	struct mig_stats st;
 	int rc;
 	char msg[512];
-	uint64_t fill_ns;		/* writing RAM before the boot */
+	uint64_t fill_ns; /* writing RAM before the boot */
 	uint64_t fill_bytes;
-	uint64_t warmup_pages;		/* the guest wrote during the warm-up */
+	uint64_t warmup_pages; /* the guest wrote during the warm-up */
 	uint64_t warmup_ns;
 	/* The first pass: every page of RAM, as the source measured it. */
 	bool pass1_seen;
@@ -47,9 +47,9 @@ struct mig_case_result {
 	uint64_t pass1_pages, pass1_zero_pages;
 	/* The destination's own report (its --json). */
 	bool dest_ok;
-	uint64_t dest_guest_pages_after;	/* the guest ran there */
+	uint64_t dest_guest_pages_after; /* the guest ran there */
 	uint64_t dest_dma_bad;
-	char dest_report[1024];		/* when it failed */
+	char dest_report[1024]; /* when it failed */
 };
 
 /**

@@ -45,13 +45,13 @@
 #define SZ_1M  (1ULL << 20)
 #define SZ_1G  (1ULL << 30)
 
-#define MAX_REPS	 9
-#define MAX_ROWS	 8
-#define LOOPBACK_BYTES	 (256 * SZ_1M)
-#define LOOPBACK_REPS	 3
-#define DOWNTIME_LIMIT	 300
-#define WARMUP_MS	 1000
-#define TARGET_RATIO	 0.80
+#define MAX_REPS       9
+#define MAX_ROWS       8
+#define LOOPBACK_BYTES (256 * SZ_1M)
+#define LOOPBACK_REPS  3
+#define DOWNTIME_LIMIT 300
+#define WARMUP_MS      1000
+#define TARGET_RATIO   0.80
 
 struct workload {
 	const char *name;
@@ -74,8 +74,8 @@ struct plan {
 };
 
 static const struct plan plan_default[] = {
-	{ SZ_1G, 0 },	  { SZ_1G, 1 },	    { SZ_1G, 2 },
-	{ SZ_1G, 3 },	  { 4 * SZ_1G, 0 }, { 4 * SZ_1G, 3 },
+	{ SZ_1G, 0 }, { SZ_1G, 1 },	{ SZ_1G, 2 },
+	{ SZ_1G, 3 }, { 4 * SZ_1G, 0 }, { 4 * SZ_1G, 3 },
 };
 
 static const struct plan plan_quick[] = {
@@ -91,10 +91,10 @@ struct row {
 	/* medians over the repetitions that succeeded */
 	uint64_t total_ms, downtime_ms, setup_ms, passes, bytes_sent;
 	uint64_t wire_bps, ram_bps, loop_bps;
-	uint64_t ratio_ppm;		/* first-pass wire / loopback */
+	uint64_t ratio_ppm; /* first-pass wire / loopback */
 	uint64_t fill_ms;
-	uint64_t dirty_pps;		/* the guest's own count, warm-up */
-	uint64_t zero_pages;		/* first pass, last repetition */
+	uint64_t dirty_pps; /* the guest's own count, warm-up */
+	uint64_t zero_pages; /* first pass, last repetition */
 	uint64_t dest_pages_after;
 	const char *tracker;
 	bool can_converge, ratio_met, downtime_met;
@@ -137,11 +137,15 @@ static void row_run(struct row *row, uint64_t mem, const struct workload *wl,
 		ram[MAX_REPS], loop[MAX_REPS], ratio[MAX_REPS], fill[MAX_REPS],
 		dirty[MAX_REPS];
 	struct mig_case c = {
-		.name = wl->name, .mem = mem, .ram_ws = wl->ram_ws,
-		.ram_rate = wl->ram_rate, .ndevices = wl->ndevices,
+		.name = wl->name,
+		.mem = mem,
+		.ram_ws = wl->ram_ws,
+		.ram_rate = wl->ram_rate,
+		.ndevices = wl->ndevices,
 		.dma_window = 16 * SZ_1M,
 		.dma_rate = wl->ndevices ? wl->dma_rate : 64 * SZ_1M,
-		.fill = true, .warmup_ms = WARMUP_MS,
+		.fill = true,
+		.warmup_ms = WARMUP_MS,
 		.downtime_limit_ms = DOWNTIME_LIMIT,
 	};
 	unsigned int n = 0;
@@ -199,8 +203,10 @@ static void row_run(struct row *row, uint64_t mem, const struct workload *wl,
 	row->ratio_ppm = bench_median_u64(ratio, n);
 	row->fill_ms = bench_median_u64(fill, n);
 	row->dirty_pps = bench_median_u64(dirty, n);
-	row->can_converge = (wl->ram_rate * VMM_PAGE_SIZE +
-			     wl->ndevices * wl->dma_rate) * 2 < row->wire_bps;
+	row->can_converge =
+		(wl->ram_rate * VMM_PAGE_SIZE + wl->ndevices * wl->dma_rate) *
+			2 <
+		row->wire_bps;
 	row->ratio_met = row->ratio_ppm >= (uint64_t)(TARGET_RATIO * 1e6);
 	row->downtime_met = row->downtime_ms <= DOWNTIME_LIMIT;
 }
@@ -218,7 +224,8 @@ static void print_header(const struct opts *o, double load)
 	printf("live migration over loopback TCP: source here, destination `iodirty incoming` in a child; 1 vCPU, downtime limit %d ms, no bandwidth cap\n",
 	       DOWNTIME_LIMIT);
 	printf("cpu: %s, %u online; load average %.1f; %u rep%s per row, medians\n",
-	       model, bench_cpu_count(), load, o->reps, o->reps == 1 ? "" : "s");
+	       model, bench_cpu_count(), load, o->reps,
+	       o->reps == 1 ? "" : "s");
 	printf("RAM: every page outside the payload's 2 MiB and the DMA window written before the boot (4 KiB pattern + GPA), so the first pass moves data, not zero markers\n");
 	printf("CPUs shared by: the source vCPU (spins: the guest paces itself on rdtsc and never halts), the sending thread, the device's DMA engine (dma rows), the destination process (its vCPU spins too after the handover), the kernel's loopback TCP, and whatever else runs here\n");
 	printf("loopback = raw TCP over 127.0.0.1, one sending and one receiving thread and no vCPU, %u x %llu MiB right before each migration (median)\n",
@@ -226,8 +233,7 @@ static void print_header(const struct opts *o, double load)
 	printf("workloads: idle = RAM writer 100 pages/s over 64 KiB; cpu = 5000 pages/s over 256 MiB; dma = one device writing 16 MiB at 16 MiB/s\n\n");
 	printf("%4s %-8s %7s %6s %8s %6s %8s %9s %10s %9s %9s %6s %s\n", "RAM",
 	       "workload", "dirty/s", "passes", "total ms", "down", "sent MB",
-	       "p1 wire", "p1 RAM", "loopback", "fill ms", "ratio",
-	       "targets");
+	       "p1 wire", "p1 RAM", "loopback", "fill ms", "ratio", "targets");
 	printf("%4s %-8s %7s %6s %8s %6s %8s %9s %10s %9s %9s %6s\n", "", "",
 	       "(pages)", "", "", "ms", "", "MB/s", "MB/s", "MB/s", "", "");
 }
@@ -245,8 +251,7 @@ static void print_row(const struct row *r)
 	}
 	printf("%3lluG %-8s %7llu %6llu %8llu %6llu %8s %9s %10s %9s %9llu %6s %s, %s%s\n",
 	       (unsigned long long)(r->mem >> 30), r->wl->name,
-	       (unsigned long long)r->dirty_pps,
-	       (unsigned long long)r->passes,
+	       (unsigned long long)r->dirty_pps, (unsigned long long)r->passes,
 	       (unsigned long long)r->total_ms,
 	       (unsigned long long)r->downtime_ms,
 	       bench_fmt(a, sizeof(a), mbs(r->bytes_sent)),
@@ -303,8 +308,9 @@ static void print_json(const struct opts *o, const struct row *rows, size_t n,
 	json_u64(&j, "reps", o->reps);
 	json_u64(&j, "vcpus", 1);
 	json_u64(&j, "downtime_limit_ms", DOWNTIME_LIMIT);
-	json_str(&j, "ram_fill",
-		 "every page outside the payload's 2 MiB and the DMA window written before the boot");
+	json_str(
+		&j, "ram_fill",
+		"every page outside the payload's 2 MiB and the DMA window written before the boot");
 	json_double(&j, "target_ratio", TARGET_RATIO);
 	json_open(&j, "rows", '[');
 	for (size_t i = 0; i < n; i++) {
@@ -329,7 +335,8 @@ static void print_json(const struct opts *o, const struct row *rows, size_t n,
 			json_u64(&j, "setup_ms", r->setup_ms);
 			json_u64(&j, "bytes_sent", r->bytes_sent);
 			json_u64(&j, "first_pass_zero_pages", r->zero_pages);
-			json_u64(&j, "first_pass_wire_bytes_per_s", r->wire_bps);
+			json_u64(&j, "first_pass_wire_bytes_per_s",
+				 r->wire_bps);
 			json_u64(&j, "first_pass_ram_bytes_per_s", r->ram_bps);
 			json_u64(&j, "loopback_tcp_bytes_per_s", r->loop_bps);
 			json_double(&j, "first_pass_ratio",
@@ -371,14 +378,14 @@ int bench_migrate(int argc, char **argv)
 			o.quick = true;
 		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
 			if (parse_u64(argv[++i], &v) || !v || v > MAX_REPS)
-				return bench_usage_error(NAME,
-							 BENCH_MIGRATE_USAGE,
-							 "--reps takes 1..%d",
-							 MAX_REPS);
+				return bench_usage_error(
+					NAME, BENCH_MIGRATE_USAGE,
+					"--reps takes 1..%d", MAX_REPS);
 			o.reps = (unsigned int)v;
 		} else {
 			return bench_usage_error(NAME, BENCH_MIGRATE_USAGE,
-						 "unknown option '%s'", argv[i]);
+						 "unknown option '%s'",
+						 argv[i]);
 		}
 	}
 	if (!o.reps)
