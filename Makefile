@@ -127,7 +127,8 @@ check: $(TESTBIN) $(ABITESTBIN) $(IODIRTY) $(PRELOAD)
 # Fuzz targets: fuzz/<name>.c, each built with libFuzzer + ASan/UBSan and run
 # for FUZZ_SECONDS over its seed corpus fuzz/corpus/<name>/. New inputs go to
 # build/fuzz/corpus-<name>/, crashes to build/fuzz/<name>-crash-*; a crash,
-# leak or timeout (FUZZ_TIMEOUT seconds for one input) fails the target.
+# leak or timeout (FUZZ_TIMEOUT seconds for one input) fails the target, and
+# the rule once every target has run.
 # fuzz-smoke is the short run for CI.
 # A target is built with $(LIB_SRCS), or with the sources it names in
 # FUZZ_LIBSRCS_<name> instead. FUZZ_SRCS=fuzz/<name>.c runs it alone.
@@ -135,6 +136,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_TIMEOUT ?= 25
 FUZZ_SRCS    := $(wildcard fuzz/*.c)
 FUZZ_LIBSRCS_migrate_stream := src/lib/alloc.c src/lib/range.c src/migrate/stream.c
+FUZZ_LIBSRCS_iommufd_ioctl := $(foreach d,src/lib src/pt src/iommu src/iommufd,$(wildcard $(d)/*.c))
 FUZZ_BUILD   := build/fuzz
 FUZZ_CFLAGS  := -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude -pthread $(WARNINGS) \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
@@ -144,7 +146,7 @@ ifeq ($(FUZZ_SRCS),)
 	@echo "no fuzz targets yet"
 else
 	@mkdir -p $(FUZZ_BUILD)
-	$(Q)set -e; for f in $(FUZZ_SRCS); do \
+	$(Q)set -e; failed=; for f in $(FUZZ_SRCS); do \
 		n=$$(basename $$f .c); \
 		echo "  FUZZ    $$n ($(FUZZ_SECONDS)s)"; \
 		srcs="$(LIB_SRCS)"; case $$n in $(foreach t,$(FUZZ_SRCS:fuzz/%.c=%),$(if $(FUZZ_LIBSRCS_$(t)),($(t)) srcs="$(FUZZ_LIBSRCS_$(t))";;)) esac; \
@@ -154,9 +156,10 @@ else
 			-timeout=$(FUZZ_TIMEOUT) -artifact_prefix=$(FUZZ_BUILD)/$$n- \
 			$(FUZZ_BUILD)/corpus-$$n fuzz/corpus/$$n \
 			> $(FUZZ_BUILD)/$$n.log 2>&1 || \
-			{ tail -n 60 $(FUZZ_BUILD)/$$n.log; exit 1; }; \
-		tail -n 12 $(FUZZ_BUILD)/$$n.log; \
-	done
+			{ tail -n 60 $(FUZZ_BUILD)/$$n.log; failed="$$failed $$n"; continue; }; \
+		grep -E '^#[0-9]+[[:space:]]+DONE|^stat::' $(FUZZ_BUILD)/$$n.log; \
+	done; \
+	if [ -n "$$failed" ]; then echo "  FUZZ    failed:$$failed"; exit 1; fi
 endif
 
 fuzz-smoke:
