@@ -76,14 +76,15 @@ static int do_attach(struct iommufd_device *idev,
 
 	if (old == hwpt)
 		return 0;
-	rc = iommu_attach_check(hwpt->domain, idev->dev);
-	if (rc)
-		return rc;
+	/* As Linux: reserved regions first (EADDRINUSE), then the driver. */
 	if (new_ioas) {
 		rc = enforce_dev_resv(hwpt->ioas, idev);
 		if (rc)
 			return rc;
 	}
+	rc = iommu_attach_check(hwpt->domain, idev->dev);
+	if (rc)
+		goto err_remove_resv;
 	iommu_attach(idev->dev, hwpt->domain);
 	hwpt->obj.users++;
 	idev->hwpt = hwpt;
@@ -93,6 +94,11 @@ static int do_attach(struct iommufd_device *idev,
 		hwpt_put_attach(idev->ictx, old);
 	}
 	return 0;
+
+err_remove_resv:
+	if (new_ioas)
+		iopt_remove_reserved_iova(&hwpt->ioas->iopt, idev);
+	return rc;
 }
 
 static int auto_get_domain(struct iommufd_device *idev,

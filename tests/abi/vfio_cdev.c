@@ -289,6 +289,37 @@ TEST(vfio_cdev, nodirty_device)
 	abi_vdev_close(&d);
 }
 
+/*
+ * Attach order, as iommufd_hw_pagetable_attach(): the device's reserved
+ * regions (the MSI window at 0xfee00000) go into the IOAS before the
+ * driver says whether the domain suits the device. A device that cannot
+ * track, attached to a dirty HWPT whose IOAS maps the MSI window, gets
+ * EADDRINUSE, not EINVAL.
+ */
+TEST(vfio_cdev, attach_reserved_before_driver)
+{
+	uint8_t *buf = abi_buf(ABI_PAGE, ABI_PAGE);
+	uint32_t devid_nd, dirty, pt;
+	struct abi_vdev d;
+	int fd_nd;
+
+	abi_vfio_host("dma,dma-nodirty", NULL);
+	abi_vdev_open(&d, 0);
+	fd_nd = abi_vfio_cdev_open_ok(1);
+	ASSERT_EQ(abi_vfio_bind(fd_nd, d.iommufd, &devid_nd), 0);
+	dirty = abi_hwpt_alloc_ok(d.iommufd, d.devid, d.ioas,
+				  IOMMU_HWPT_ALLOC_DIRTY_TRACKING);
+	ASSERT_EQ(abi_map_fixed(d.iommufd, d.ioas, buf, ABI_PAGE, 0xfee00000),
+		  0);
+	pt = dirty;
+	EXPECT_ERRNO(EADDRINUSE, abi_vfio_attach(fd_nd, &pt));
+	/* Without the clash, the driver's answer. */
+	ASSERT_EQ(abi_unmap(d.iommufd, d.ioas, 0xfee00000, ABI_PAGE, NULL), 0);
+	EXPECT_ERRNO(EINVAL, abi_vfio_attach(fd_nd, &pt));
+	close(fd_nd);
+	abi_vdev_close(&d);
+}
+
 /* VT-d ECAP bits (VT-d spec §11.4.3) Linux's intel driver reads. */
 #define VTD_ECAP_SMTS  (1ULL << 43)
 #define VTD_ECAP_SLADS (1ULL << 45)
