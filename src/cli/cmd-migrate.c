@@ -283,8 +283,9 @@ int cmd_migrate(int argc, char **argv)
 		rc = mig_open_file(&uri, true, p.timeout_ms, &t, msg,
 				   sizeof(msg));
 	if (rc) {
-		fprintf(stderr, "iodirty migrate: %s; the VM keeps running here\n",
+		fprintf(stderr, "iodirty migrate: %s; nothing was sent, the VM was not moved\n",
 			msg);
+		rc = 1;
 		goto out_destroy;
 	}
 	signal(SIGUSR1, on_sigusr1);

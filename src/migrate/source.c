@@ -656,17 +656,25 @@ int mig_source(struct vmm *vm, struct mig_chan *ch, bool two_way,
 		rc = stop_and_copy(&s, &dirty, dest_hashes);
 	}
 	if (!rc && two_way) {
-		/* The destination is loaded and checked: hand over. */
-		go_sent = true;
+		/*
+		 * The destination is loaded and checked: hand over. A GO whose
+		 * write failed never reached it whole, and it runs only on a
+		 * whole, checked record: the source may still resume then.
+		 * Once written, the source cannot know.
+		 */
 		rc = send_rec(&s, MIG_REC_GO, NULL, 0);
-		if (!rc)
+		if (!rc) {
+			go_sent = true;
 			rc = wait_for(&s, MIG_REC_RUNNING, NULL, 0);
-		if (rc) {
+		}
+		if (rc && go_sent) {
 			st->outcome = MIG_OUTCOME_UNKNOWN;
 			snprintf(msg + strlen(msg), msglen - strlen(msg),
 				 "; GO was sent, so the destination may be running: the source stays stopped");
 			goto out;
 		}
+		if (rc)
+			goto out;	/* GO never left: resume */
 		st->downtime_ms = (mig_now_ns() - t_down) / 1000000;
 		st->outcome = MIG_OUTCOME_DONE;
 	} else if (!rc) {

@@ -286,7 +286,7 @@ static void fc_migrate(struct fc_proc *p, const struct fc_site *s,
 /* Does migrate say its VM runs on (not connected / nothing handed over)? */
 static bool fc_says_runs_on(const struct fc_proc *m)
 {
-	return fc_says(m, "the VM keeps running here") ||
+	return fc_says(m, "the VM was not moved") ||
 	       fc_says(m, "the source VM resumed");
 }
 

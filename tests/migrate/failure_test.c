@@ -661,6 +661,19 @@ TEST_VARIANTS(mig_fail, source, struct ft_case, ft_cases)
 		fprintf(stderr, "  mig_source: %d (%s): %s\n", rc,
 			strerror(-rc), msg);
 	EXPECT_TRUE(rc == v->rc || rc == v->rc_alt);
+	/*
+	 * A destination gone after READY: if writing GO already failed, GO
+	 * never reached it whole and the source resumes; if the write went
+	 * into the socket, only RUNNING could tell, and the source stays
+	 * stopped. Which one depends on when the close is seen.
+	 */
+	if (v->script == FT_CLOSE_AFTER_READY &&
+	    st.outcome == MIG_OUTCOME_FAILED) {
+		EXPECT_TRUE(strstr(msg, "sending GO") != NULL);
+		ft_expect_resumed(vm);	/* (retries: the other cases) */
+		vmm_destroy(vm);
+		return;
+	}
 	EXPECT_EQ(st.outcome, v->outcome);
 	if (!strstr(msg, v->says) || (v->says_too && !strstr(msg, v->says_too)))
 		test_fail_at(__FILE__, __LINE__,
