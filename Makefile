@@ -59,7 +59,8 @@ TEST_SRCS  := $(wildcard tests/*/*.c)
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 VMM_OBJS   := $(patsubst %.S,$(BUILD)/%.o,$(VMM_SRCS:%.c=$(BUILD)/%.o))
 SHIM_OBJS  := $(SHIM_SRCS:%.c=$(BUILD)/%.o)
-CLI_OBJS   := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+BENCH_ASM  := $(wildcard bench/*.S)
+CLI_OBJS   := $(CLI_SRCS:%.c=$(BUILD)/%.o) $(BENCH_ASM:%.S=$(BUILD)/%.o)
 TEST_OBJS  := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 
 LIBIODIRTY := $(BUILD)/libiodirty.a

@@ -20,6 +20,12 @@ static const struct bench benches[] = {
 	{ "sync", bench_sync,
 	  "one full dirty sync of a KVM VM per GiB: KVM log + DMA tracker, vs the floor",
 	  BENCH_SYNC_USAGE },
+	{ "migrate", bench_migrate,
+	  "live migration over loopback TCP: total, downtime, first pass vs raw loopback TCP",
+	  BENCH_MIGRATE_USAGE },
+	{ "vs-qemu", bench_vs_qemu,
+	  "the same guest workload migrated by QEMU and by iodirty, side by side",
+	  BENCH_VS_QEMU_USAGE },
 };
 
 int cmd_bench(int argc, char **argv)
