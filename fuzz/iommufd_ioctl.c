@@ -919,9 +919,6 @@ static void build_test(struct fz *fz, struct op *op)
 		c->dirty.page_size = gen_pgsz(in);
 		c->dirty.uptr = gen_ptr(in);
 		/* A bitmap of length / page_size bits, allocated; and wrapped. */
-		if (skip_known && c->dirty.page_size &&
-		    c->dirty.length / c->dirty.page_size > (1ULL << 28))
-			c->dirty.length = c->dirty.page_size << 28;
 		n = c->dirty.page_size ?
 			    DIV_ROUND_UP(c->dirty.length / c->dirty.page_size,
 					 8) :

@@ -14,6 +14,7 @@
  * IOPF, vEVENT and PASID ops.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include <iodirty/alloc.h>
@@ -295,10 +296,12 @@ static int test_md_check_refs(struct iommufd_ucmd *ucmd,
 }
 
 /* Mark IO pages dirty as a device write would (IOMMU_TEST_OP_DIRTY). */
+#define DIRTY_CHUNK 65536u	/* bitmap bytes read at a time */
+
 static int test_dirty(struct iommufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 {
 	uint64_t iova = cmd->dirty.iova, length = cmd->dirty.length;
-	uint64_t page_size = cmd->dirty.page_size, nbits, count = 0;
+	uint64_t page_size = cmd->dirty.page_size, nbits, nbytes, count = 0;
 	struct iommufd_hwpt_paging *hwpt;
 	uint8_t *bits;
 	int rc = 0;
@@ -312,18 +315,36 @@ static int test_dirty(struct iommufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 	if (!pt_dirty_tracking_enabled(hwpt->domain->pt))
 		return -EINVAL;
 	nbits = length / page_size;
-	bits = xzalloc(DIV_ROUND_UP(nbits, 8));
+	/* Not DIV_ROUND_UP: with page_size 1 and length ~0 it wraps to 0. */
+	nbytes = nbits / 8 + !!(nbits % 8);
+	if (nbytes > INT_MAX)
+		return -ENOMEM;		/* past what kvzalloc() gives */
+	/* Linux copies the whole bitmap before setting a bit: check first. */
+	if (user_range_check(cmd->dirty.uptr, nbytes, 0))
+		return -EFAULT;
+	bits = xmalloc(DIRTY_CHUNK);
 	if (!bits)
 		return -ENOMEM;
-	if (copy_from_user(bits, cmd->dirty.uptr, DIV_ROUND_UP(nbits, 8))) {
-		rc = -EFAULT;
-		goto out_free;
-	}
-	for (uint64_t i = 0; i < nbits; i++) {
-		if (!(bits[i / 8] & (1u << (i % 8))))
-			continue;
-		if (!pt_set_dirty(hwpt->domain->pt, iova + i * page_size))
-			count++;
+	for (uint64_t off = 0; off < nbytes; off += DIRTY_CHUNK) {
+		uint64_t n = nbytes - off < DIRTY_CHUNK ? nbytes - off :
+							   DIRTY_CHUNK;
+
+		if (copy_from_user(bits, cmd->dirty.uptr + off, n)) {
+			rc = -EFAULT;
+			goto out_free;
+		}
+		for (uint64_t b = 0; b < n; b++) {
+			if (!bits[b])
+				continue;
+			for (unsigned int k = 0; k < 8; k++) {
+				uint64_t i = (off + b) * 8 + k;
+
+				if (i < nbits && (bits[b] & (1u << k)) &&
+				    !pt_set_dirty(hwpt->domain->pt,
+						  iova + i * page_size))
+					count++;
+			}
+		}
 	}
 	cmd->dirty.out_nr_dirty = count;
 	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
