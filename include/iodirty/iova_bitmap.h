@@ -50,7 +50,11 @@ struct uaccess {
 
 struct iova_bitmap;
 
-/* The kernel pins 512 pages per window; 64 KiB covers 2 GiB at 4 KiB. */
+/*
+ * 64 KiB of bitmap, 2 GiB of IOVA at 4 KiB. The kernel's windows are its
+ * pins, up to 512 pages (2 MiB of bitmap); a uaccess pin may cover several
+ * of these windows at once, as GET_DIRTY_BITMAP's does (io_pagetable.c).
+ */
 #define IOVA_BITMAP_WINDOW_BYTES (64u * 1024)
 
 /**
