@@ -300,4 +300,19 @@ static inline bool dev_zero(const uint8_t *p, uint64_t n)
 	return true;
 }
 
+/*
+ * Copy the BAR0 page as a driver reading it would, a register at a time:
+ * the engine stores its registers atomically while the test reads them.
+ */
+static inline void dev_bar_snapshot(struct dma_dev *d, uint8_t *buf)
+{
+	const uint64_t *bar = dma_dev_bar0(d);
+
+	for (unsigned int i = 0; i < DMA_BAR0_SIZE / 8; i++) {
+		uint64_t v = __atomic_load_n(&bar[i], __ATOMIC_ACQUIRE);
+
+		memcpy(buf + 8 * i, &v, 8);
+	}
+}
+
 #endif

@@ -134,7 +134,7 @@ TEST(dma_dev, regs_read_only)
 	dev_setup(f.dev, DMA_PATTERN_SEQUENTIAL, 1024, DEV_IOVA, 64 * 1024);
 	dev_run_until(f.dev, 5);
 	dev_stop(f.dev);
-	memcpy(before, dma_dev_bar0(f.dev), DMA_BAR0_SIZE);
+	dev_bar_snapshot(f.dev, before);
 	ASSERT_GT(dev_rd64(f.dev, DMA_REG_SEQ), 0);
 
 	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
@@ -150,7 +150,7 @@ TEST(dma_dev, regs_read_only)
 
 		EXPECT_RC(0, dma_dev_reg_write(f.dev, off, &junk, 8));
 	}
-	memcpy(after, dma_dev_bar0(f.dev), DMA_BAR0_SIZE);
+	dev_bar_snapshot(f.dev, after);
 	EXPECT_MEMEQ(before, after, DMA_BAR0_SIZE);
 	dev_fix_fini(&f);
 }
