@@ -147,13 +147,13 @@ TEST(iommufd_hwpt, alloc_errno_order)
 	 * first), then the fault object is looked up - none can exist - and
 	 * the HWPT undone.
 	 */
-	EXPECT_ERRNO(EINVAL, ALLOC(.flags = IOMMU_HWPT_FAULT_ID_VALID,
-				   .dev_id = idev, .pt_id = ioas,
-				   .data_type = IOMMU_HWPT_DATA_SELFTEST,
-				   .data_len = 2, .data_uptr = abi_ptr(&data)));
-	EXPECT_ERRNO(ENOENT, ALLOC(.flags = IOMMU_HWPT_FAULT_ID_VALID,
-				   .dev_id = idev, .pt_id = ioas,
-				   .fault_id = hwpt));
+	EXPECT_ERRNO(EINVAL,
+		     ALLOC(.flags = IOMMU_HWPT_FAULT_ID_VALID, .dev_id = idev,
+			   .pt_id = ioas, .data_type = IOMMU_HWPT_DATA_SELFTEST,
+			   .data_len = 2, .data_uptr = abi_ptr(&data)));
+	EXPECT_ERRNO(ENOENT,
+		     ALLOC(.flags = IOMMU_HWPT_FAULT_ID_VALID, .dev_id = idev,
+			   .pt_id = ioas, .fault_id = hwpt));
 #undef ALLOC
 	close(fd);
 }

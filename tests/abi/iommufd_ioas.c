@@ -74,9 +74,9 @@ TEST(iommufd_ioas, map_errno_order)
 		     MAP_CMD(.flags = ABI_MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA,
 			     .ioas_id = ioas, .user_va = 0,
 			     .length = ABI_U64_MAX - ABI_PAGE + 1, .iova = 0));
-	EXPECT_ERRNO(EINVAL, MAP_CMD(.flags = ABI_MAP_RW, .ioas_id = ioas,
-				     .user_va = 0,
-				     .length = ABI_U64_MAX - ABI_PAGE + 1));
+	EXPECT_ERRNO(EINVAL,
+		     MAP_CMD(.flags = ABI_MAP_RW, .ioas_id = ioas, .user_va = 0,
+			     .length = ABI_U64_MAX - ABI_PAGE + 1));
 	/* The user range itself wrapping. */
 	EXPECT_ERRNO(EOVERFLOW,
 		     MAP_CMD(.flags = ABI_MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA,

@@ -689,7 +689,7 @@ TEST(iommufd_vfio_compat, map_dma_flags)
 	c.fd = abi_open();
 	id = abi_ioas_alloc(c.fd);
 	ASSERT_EQ(abi_vfio_ioas(c.fd, IOMMU_VFIO_IOAS_SET, &id), 0);
-	EXPECT_ERRNO(EINVAL,
-		     map_dma(c.fd, NULL, 0, ABI_U64_MAX - ABI_PAGE + 1, MAP_RW));
+	EXPECT_ERRNO(EINVAL, map_dma(c.fd, NULL, 0, ABI_U64_MAX - ABI_PAGE + 1,
+				     MAP_RW));
 	close(c.fd);
 }

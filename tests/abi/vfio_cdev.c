@@ -395,7 +395,7 @@ TEST(vfio_cdev, hw_info_input_type)
 	ASSERT_EQ(ioctl(d.iommufd, IOMMU_GET_HW_INFO, &info), 0);
 	EXPECT_EQ(info.out_data_type, IOMMU_HW_INFO_TYPE_NONE);
 	EXPECT_EQ(info.data_len, 0);
-	EXPECT_EQ(vtd.ecap_reg, 0);	/* the caller's buffer is zeroed */
+	EXPECT_EQ(vtd.ecap_reg, 0); /* the caller's buffer is zeroed */
 	abi_vdev_close(&d);
 }
 
