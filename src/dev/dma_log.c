@@ -150,6 +150,36 @@ void dma_log_record(struct dma_dev *d, uint64_t iova, uint64_t len)
 	pthread_mutex_unlock(&d->log_lock);
 }
 
+/*
+ * Report and clear the logged pages [@f, @l] of range @i, a word of the log
+ * at a time: a zero word costs a load, and a word's pages go to @bitmap in
+ * one iova_bitmap_set_bits() (one bit per page when the page sizes and
+ * alignment match, one iova_bitmap_set() per page otherwise).
+ */
+static void log_report_range(struct dma_dev *d, unsigned int i, uint64_t f,
+			     uint64_t l, struct iova_bitmap *bitmap)
+{
+	const struct dma_log_range *r = &d->dlog.range[i];
+	unsigned int pgshift = d->dlog.pgshift;
+
+	for (uint64_t k = f / 64; k <= l / 64; k++) {
+		uint64_t *w = &d->dlog.bits[i][k];
+		uint64_t m = *w;
+
+		if (!m)
+			continue;
+		if (k == f / 64)
+			m &= UINT64_MAX << (f % 64);
+		if (k == l / 64)
+			m &= UINT64_MAX >> (63 - l % 64);
+		if (!m)
+			continue;
+		*w &= ~m;
+		iova_bitmap_set_bits(bitmap, r->iova + ((k * 64) << pgshift),
+				     pgshift, m);
+	}
+}
+
 int dma_dev_log_read_and_clear(struct dma_dev *d, uint64_t iova,
 			       uint64_t length, struct iova_bitmap *bitmap)
 {
@@ -164,21 +194,12 @@ int dma_dev_log_read_and_clear(struct dma_dev *d, uint64_t iova,
 	for (unsigned int i = 0; i < d->dlog.n; i++) {
 		const struct dma_log_range *r = &d->dlog.range[i];
 		uint64_t rl = r->iova + r->length - 1, f, l;
-		uint64_t ps = 1ULL << d->dlog.pgshift;
 
 		if (last < r->iova || iova > rl)
 			continue;
 		f = (iova < r->iova ? 0 : iova - r->iova) >> d->dlog.pgshift;
 		l = ((last > rl ? rl : last) - r->iova) >> d->dlog.pgshift;
-		for (uint64_t b = f; b <= l; b++) {
-			uint64_t *w = &d->dlog.bits[i][b / 64];
-
-			if (!(*w & (1ULL << (b % 64))))
-				continue;
-			*w &= ~(1ULL << (b % 64));
-			iova_bitmap_set(bitmap, r->iova + (b << d->dlog.pgshift),
-					ps);
-		}
+		log_report_range(d, i, f, l, bitmap);
 	}
 out_unlock:
 	pthread_mutex_unlock(&d->log_lock);

@@ -290,23 +290,66 @@ static int user_bitmap_init(struct user_bitmap *b, uint64_t base,
 	return b->bits ? 0 : -ENOMEM;
 }
 
-/* Report @d into @b, then reset its dirty set to what is pinned. */
+/* OR the 64 bits of @m into @bits at bit @pos; nothing lands past a set bit. */
+static void bits_or_word(uint64_t *bits, uint64_t pos, uint64_t m)
+{
+	unsigned int sh = pos % 64;
+
+	bits[pos / 64] |= m << sh;
+	/* Only a bit that is set reaches the next word: it is in the array. */
+	if (sh && (m >> (64 - sh)))
+		bits[pos / 64 + 1] |= m >> (64 - sh);
+}
+
+/* Set bits [@pos, @pos + @n) of @bits, whole words where they are whole. */
+static void bits_fill(uint64_t *bits, uint64_t pos, uint64_t n)
+{
+	uint64_t end = pos + n;
+
+	if (pos % 64) {
+		uint64_t head = 64 - pos % 64 < n ? 64 - pos % 64 : n;
+
+		bits[pos / 64] |= (UINT64_MAX >> (64 - head)) << (pos % 64);
+		pos += head;
+	}
+	if (end / 64 > pos / 64) {
+		memset(&bits[pos / 64], 0xff,
+		       (end / 64 - pos / 64) * sizeof(uint64_t));
+		pos = end / 64 * 64;
+	}
+	if (end > pos)
+		bits[pos / 64] |= UINT64_MAX >> (64 - (end - pos));
+}
+
+/*
+ * Report @d into @b, then reset its dirty set to what is pinned: every page
+ * when a group can write anywhere, else its dirty words, skipping zero ones
+ * (a word's bits past the mapping's last page are not reported).
+ */
 static void user_bitmap_add(struct vfio_container *c, struct user_bitmap *b,
 			    struct vfio_dma *d)
 {
 	uint64_t first = (d->iova - b->base) >> TYPE1_PAGE_SHIFT;
+	uint64_t pages = dma_pages(d), words = DIV_ROUND_UP(pages, 64);
 	bool all = non_pinned_groups(c) && c->ndomains;
 
-	for (uint64_t p = 0; p < dma_pages(d); p++) {
-		if (all || (d->dirty[p / 64] & (1ULL << (p % 64))))
-			b->bits[(first + p) / 64] |= 1ULL << ((first + p) % 64);
+	if (all) {
+		bits_fill(b->bits, first, pages);
+	} else {
+		for (uint64_t k = 0; k < words; k++) {
+			uint64_t m = d->dirty[k];
+
+			if (!m)
+				continue;
+			if (k == words - 1 && pages % 64)
+				m &= UINT64_MAX >> (64 - pages % 64);
+			bits_or_word(b->bits, first + k * 64, m);
+		}
 	}
 	if (d->pinned)
-		memcpy(d->dirty, d->pinned,
-		       DIV_ROUND_UP(dma_pages(d), 64) * sizeof(uint64_t));
+		memcpy(d->dirty, d->pinned, words * sizeof(uint64_t));
 	else
-		memset(d->dirty, 0,
-		       DIV_ROUND_UP(dma_pages(d), 64) * sizeof(uint64_t));
+		memset(d->dirty, 0, words * sizeof(uint64_t));
 }
 
 /* OR our bits into the caller's bitmap; the caller's own bits stay. */
