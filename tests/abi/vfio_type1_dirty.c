@@ -327,3 +327,113 @@ TEST(vfio_type1_dirty, mixed_container)
 	ASSERT_EQ(get_bitmap(&t, got), 0);
 	ABI_EXPECT_BITMAP(got, pinned, NPAGES);
 }
+
+/* Device @i writes the page at @iova (at least once), then stops. */
+static void t1_dma_page(struct t1 *t, unsigned int i, uint64_t iova)
+{
+	uint64_t w = abi_reg64(t->dev[i], DMA_REG_WRITES);
+
+	abi_dma_setup(t->dev[i], iova, ABI_PAGE, ABI_PAGE,
+		      DMA_PATTERN_SEQUENTIAL, 0);
+	abi_dma_run(t->dev[i]);
+	abi_dma_wait_writes(t->dev[i], w + 1);
+	abi_dma_stop(t->dev[i]);
+}
+
+/* Set bits [@first, @first + @n) of @bits. */
+static void bits_fill_ref(uint64_t *bits, uint64_t first, uint64_t n)
+{
+	for (uint64_t p = first; p < first + n; p++)
+		bits[p / 64] |= 1ULL << (p % 64);
+}
+
+/*
+ * Mappings whose pages sit across 64-bit words of the bitmap: odd page
+ * counts, starts and ends off a word, one of a single page right after
+ * another. Every report holds exactly their pages (all of them, or the
+ * pinned ones: the first and last of each, and either side of a word
+ * edge), nothing of a neighbour's and nothing past a mapping's end, into
+ * a bitmap that may start at any byte.
+ */
+TEST(vfio_type1_dirty, word_edges)
+{
+	static const struct {
+		uint64_t first, n;
+	} maps[] = { { 3, 67 }, { 70, 1 }, { 129, 125 }, { 260, 67 } };
+	static const uint64_t pins[] = { 3, 63, 64, 69, 70, 129, 191, 192, 253 };
+	const uint64_t base = IOVA + 2 * MAP_SIZE, npages = 256;
+	uint64_t got[5], all[4], pinned[4], want[2], size;
+	uint8_t raw[8 * 4 + 1];
+	struct t1 t;
+
+	t1_init(&t, "mdev,dma", 2, VFIO_TYPE1v2_IOMMU);
+	memset(all, 0, sizeof(all));
+	memset(pinned, 0, sizeof(pinned));
+	for (size_t i = 0; i < ABI_ARRAY_SIZE(maps); i++) {
+		uint8_t *mem = abi_buf(maps[i].n * ABI_PAGE, ABI_PAGE);
+
+		ASSERT_EQ(abi_type1_map(t.container, mem,
+					base + maps[i].first * ABI_PAGE,
+					maps[i].n * ABI_PAGE, ABI_DMA_MAP_RW),
+			  0);
+		if (maps[i].first + maps[i].n <= npages)
+			bits_fill_ref(all, maps[i].first, maps[i].n);
+	}
+	for (size_t i = 0; i < ABI_ARRAY_SIZE(pins); i++) {
+		t1_dma_page(&t, 0, base + pins[i] * ABI_PAGE);
+		pinned[pins[i] / 64] |= 1ULL << (pins[i] % 64);
+	}
+	ASSERT_EQ(abi_type1_dirty(t.container, D_START), 0);
+
+	/* The IOMMU-backed device is there: every page of each mapping. */
+	for (int round = 0; round < 2; round++) {
+		memset(got, 0, sizeof(got));
+		ASSERT_EQ(abi_type1_dirty_get(t.container, base,
+					      npages * ABI_PAGE, ABI_PAGE, got,
+					      npages / 8),
+			  0);
+		ABI_EXPECT_BITMAP(got, all, npages);
+		EXPECT_EQ(got[4], 0);
+	}
+	/* UNMAP of the last mapping (from a word's bit 4): 67 bits at 0. */
+	memset(got, 0, sizeof(got));
+	memset(want, 0, sizeof(want));
+	bits_fill_ref(want, 0, 67);
+	size = 67 * ABI_PAGE;
+	ASSERT_EQ(abi_type1_unmap_bitmap(t.container, base + 260 * ABI_PAGE,
+					 &size, ABI_PAGE, got, 16),
+		  0);
+	EXPECT_EQ(size, 67 * ABI_PAGE);
+	ABI_EXPECT_BITMAP(got, want, 128);
+
+	/*
+	 * It leaves: every page once more, never a bit of a mapping's last
+	 * word past its end, then the pins alone, at any byte alignment.
+	 */
+	close(t.dev[1]);
+	close(t.group[1]);
+	memset(got, 0, sizeof(got));
+	ASSERT_EQ(abi_type1_dirty_get(t.container, base, npages * ABI_PAGE,
+				      ABI_PAGE, got, npages / 8),
+		  0);
+	ABI_EXPECT_BITMAP(got, all, npages);
+	memset(raw, 0, sizeof(raw));
+	ASSERT_EQ(abi_type1_dirty_get(t.container, base, npages * ABI_PAGE,
+				      ABI_PAGE, raw + 1, npages / 8),
+		  0);
+	EXPECT_EQ(raw[0], 0);
+	memcpy(got, raw + 1, npages / 8);
+	ABI_EXPECT_BITMAP(got, pinned, npages);
+
+	/* UNMAP of the third mapping: its pins, from bit 0. */
+	memset(got, 0, sizeof(got));
+	memset(want, 0, sizeof(want));
+	want[0] = 1ULL | 1ULL << 62 | 1ULL << 63;
+	want[1] = 1ULL << (124 - 64);
+	size = 125 * ABI_PAGE;
+	ASSERT_EQ(abi_type1_unmap_bitmap(t.container, base + 129 * ABI_PAGE,
+					 &size, ABI_PAGE, got, 16),
+		  0);
+	EXPECT_EQ(size, 125 * ABI_PAGE);
+	ABI_EXPECT_BITMAP(got, want, 128);
+}

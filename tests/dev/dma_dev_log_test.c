@@ -369,3 +369,127 @@ TEST(dma_dev, log_unaligned_range)
 	dev_bits_free(&b);
 	dev_fix_fini(&f);
 }
+
+/* Log pages of the range written in word_edges: word edges, first, last. */
+static const uint64_t edge_pages[] = { 0, 1, 62, 63, 64, 65, 127, 128, 130 };
+
+/* The device writes log page @p of the range at @first, one block. */
+static void write_log_page(struct dev_fix *f, uint64_t first, uint64_t p)
+{
+	dev_setup(f->dev, DMA_PATTERN_SEQUENTIAL, PAGE,
+		  DEV_IOVA + (first + p) * PAGE, PAGE);
+	dev_run_until(f->dev, dev_rd64(f->dev, DMA_REG_WRITES) + 1);
+	dev_stop(f->dev);
+}
+
+/*
+ * Report [@iova, @iova + @npages * @ps) into @buf (zeroed first, @len
+ * bytes), which may start at any byte, @window bytes of it at a time.
+ */
+static int report_into(struct dev_fix *f, uint8_t *buf, size_t len,
+		       uint64_t iova, uint64_t npages, uint64_t ps,
+		       size_t window)
+{
+	struct iova_bitmap *ib;
+	int rc;
+
+	memset(buf, 0, len);
+	ib = iova_bitmap_alloc_window(iova, npages * ps, ps,
+				      (uint64_t)(uintptr_t)buf, NULL, window);
+	if (IS_ERR(ib))
+		return (int)PTR_ERR(ib);
+	rc = iova_bitmap_for_each(ib, f->dev, report_fn);
+	iova_bitmap_free(ib);
+	return rc;
+}
+
+/* Every bit of @len bytes of @buf is set exactly when @want says so. */
+static void expect_bits(const uint8_t *buf, size_t len, const bool *want,
+			const char *what)
+{
+	unsigned int bad = 0;
+
+	for (uint64_t i = 0; i < len * 8; i++) {
+		bool got = buf[i / 8] & (1u << (i % 8));
+
+		if (got != want[i] && bad++ < 5)
+			test_fail_at(__FILE__, __LINE__,
+				     "%s: bit %" PRIu64 " reported %d, want %d",
+				     what, i, got, want[i]);
+	}
+}
+
+/*
+ * A range of an odd number of pages, off a word of the caller's bitmap,
+ * with pages written either side of the log's word edges and at its
+ * first and last page: a report holds and clears exactly the pages it
+ * covers, whether a log word lands whole in the caller's bitmap (same page
+ * size, aligned), across two of its words or windows, or at another page
+ * size, and into a bitmap at any byte.
+ */
+TEST(dma_dev, log_word_edges)
+{
+	const uint64_t first = 1, npages = 131;
+	struct dma_log_range r = rng(first, npages);
+	uint8_t raw[48 + 3];
+	uint64_t ps = PAGE;
+	bool want[48 * 8];
+	struct dev_fix f;
+
+	dev_fix_init(&f, 24, DMA_CAP_LOG, MEM_SIZE);
+	dev_map(&f, 0, 256 * PAGE, DEV_RW);
+	ASSERT_RC(0, dma_dev_log_start(f.dev, &r, 1, &ps));
+	for (size_t i = 0; i < ARRAY_SIZE(edge_pages); i++)
+		write_log_page(&f, first, edge_pages[i]);
+
+	/* Pages [60, 67) of the memory, from mid-word to mid-word. */
+	ASSERT_RC(0, report_into(&f, raw, 8, DEV_IOVA + 60 * PAGE, 7, PAGE, 0));
+	memset(want, 0, sizeof(want));
+	for (uint64_t p = 63; p <= 66; p++)
+		want[p - 60] = true;
+	expect_bits(raw, 8, want, "pages 60-66");
+
+	/*
+	 * The rest, from page 0 (a log word straddles two of the bitmap's words
+	 * and two of its 8-byte windows), into a bitmap 3 bytes into @raw.
+	 */
+	memset(raw, 0, sizeof(raw));
+	ASSERT_RC(0, report_into(&f, raw + 3, 32, DEV_IOVA, 256, PAGE, 8));
+	memset(want, 0, sizeof(want));
+	for (size_t i = 0; i < ARRAY_SIZE(edge_pages); i++) {
+		uint64_t p = first + edge_pages[i];
+
+		if (p < 60 || p > 66)
+			want[24 + p] = true;
+	}
+	expect_bits(raw, sizeof(raw), want, "pages 0-255");
+	memset(raw, 0, sizeof(raw));
+	ASSERT_RC(0, report_into(&f, raw + 3, 32, DEV_IOVA, 256, PAGE, 8));
+	memset(want, 0, sizeof(want));
+	expect_bits(raw, sizeof(raw), want, "all cleared");
+
+	/* At 8 KiB a bit, from the range's first page. */
+	for (size_t i = 0; i < ARRAY_SIZE(edge_pages); i++)
+		write_log_page(&f, first, edge_pages[i]);
+	ASSERT_RC(0, report_into(&f, raw, 16, r.iova, 66, 2 * PAGE, 0));
+	memset(want, 0, sizeof(want));
+	for (size_t i = 0; i < ARRAY_SIZE(edge_pages); i++)
+		want[edge_pages[i] / 2] = true;
+	expect_bits(raw, 16, want, "8K bits");
+
+	/* Aligned, a log word to a word of the bitmap, 3 bytes in. */
+	for (size_t i = 0; i < ARRAY_SIZE(edge_pages); i++)
+		write_log_page(&f, first, edge_pages[i]);
+	memset(raw, 0, sizeof(raw));
+	ASSERT_RC(0, report_into(&f, raw + 3, 17, r.iova, npages, PAGE, 0));
+	memset(want, 0, sizeof(want));
+	for (size_t i = 0; i < ARRAY_SIZE(edge_pages); i++)
+		want[24 + edge_pages[i]] = true;
+	expect_bits(raw, sizeof(raw), want, "aligned");
+	ASSERT_RC(0, report_into(&f, raw, 17, r.iova, npages, PAGE, 0));
+	memset(want, 0, sizeof(want));
+	expect_bits(raw, 17, want, "cleared again");
+
+	dma_dev_log_stop(f.dev);
+	dev_fix_fini(&f);
+}
