@@ -30,7 +30,7 @@ void vmm_fail(struct vmm *vm, const char *fmt, ...)
 		va_end(ap);
 		pr_err(vm->cfg.log, "%s", vm->failed);
 	}
-	vm->paused = true;
+	__atomic_store_n(&vm->paused, true, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 }
@@ -313,7 +313,7 @@ static void kick_all(struct vmm *vm)
 void vmm_pause(struct vmm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
-	vm->paused = true;
+	__atomic_store_n(&vm->paused, true, __ATOMIC_RELEASE);
 	while (vm->running) {
 		struct timespec ts;
 
@@ -335,7 +335,7 @@ void vmm_resume(struct vmm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
 	if (!vm->failed[0]) {
-		vm->paused = false;
+		__atomic_store_n(&vm->paused, false, __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&vm->cond);
 	}
 	pthread_mutex_unlock(&vm->lock);
@@ -344,8 +344,8 @@ void vmm_resume(struct vmm *vm)
 void vcpus_stop(struct vmm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
-	vm->exiting = true;
-	vm->paused = true;
+	__atomic_store_n(&vm->exiting, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->paused, true, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 	for (unsigned int i = 0; i < vm->nvcpus; i++) {
