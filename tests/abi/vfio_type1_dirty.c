@@ -348,6 +348,23 @@ static void bits_fill_ref(uint64_t *bits, uint64_t first, uint64_t n)
 }
 
 /*
+ * UNMAP the @pages pages at @iova with a 2-word bitmap: exactly @want
+ * (128 bits) comes back, and the whole mapping is gone.
+ */
+static void t1_unmap_expect(struct t1 *t, uint64_t iova, uint64_t pages,
+			    const uint64_t *want)
+{
+	uint64_t got[2], size = pages * ABI_PAGE;
+
+	memset(got, 0, sizeof(got));
+	ASSERT_EQ(abi_type1_unmap_bitmap(t->container, iova, &size, ABI_PAGE,
+					 got, sizeof(got)),
+		  0);
+	EXPECT_EQ(size, pages * ABI_PAGE);
+	ABI_EXPECT_BITMAP(got, want, 128);
+}
+
+/*
  * Mappings whose pages sit across 64-bit words of the bitmap: odd page
  * counts, starts and ends off a word, one of a single page right after
  * another. Every report holds exactly their pages (all of them, or the
@@ -362,7 +379,7 @@ TEST(vfio_type1_dirty, word_edges)
 	} maps[] = { { 3, 67 }, { 70, 1 }, { 129, 125 }, { 260, 67 } };
 	static const uint64_t pins[] = { 3, 63, 64, 69, 70, 129, 191, 192, 253 };
 	const uint64_t base = IOVA + 2 * MAP_SIZE, npages = 256;
-	uint64_t got[5], all[4], pinned[4], want[2], size;
+	uint64_t got[5], all[4], pinned[4], want[2];
 	uint8_t raw[8 * 4 + 1];
 	struct t1 t;
 
@@ -396,15 +413,9 @@ TEST(vfio_type1_dirty, word_edges)
 		EXPECT_EQ(got[4], 0);
 	}
 	/* UNMAP of the last mapping (from a word's bit 4): 67 bits at 0. */
-	memset(got, 0, sizeof(got));
 	memset(want, 0, sizeof(want));
 	bits_fill_ref(want, 0, 67);
-	size = 67 * ABI_PAGE;
-	ASSERT_EQ(abi_type1_unmap_bitmap(t.container, base + 260 * ABI_PAGE,
-					 &size, ABI_PAGE, got, 16),
-		  0);
-	EXPECT_EQ(size, 67 * ABI_PAGE);
-	ABI_EXPECT_BITMAP(got, want, 128);
+	t1_unmap_expect(&t, base + 260 * ABI_PAGE, 67, want);
 
 	/*
 	 * It leaves: every page once more, never a bit of a mapping's last
@@ -426,14 +437,7 @@ TEST(vfio_type1_dirty, word_edges)
 	ABI_EXPECT_BITMAP(got, pinned, npages);
 
 	/* UNMAP of the third mapping: its pins, from bit 0. */
-	memset(got, 0, sizeof(got));
-	memset(want, 0, sizeof(want));
 	want[0] = 1ULL | 1ULL << 62 | 1ULL << 63;
 	want[1] = 1ULL << (124 - 64);
-	size = 125 * ABI_PAGE;
-	ASSERT_EQ(abi_type1_unmap_bitmap(t.container, base + 129 * ABI_PAGE,
-					 &size, ABI_PAGE, got, 16),
-		  0);
-	EXPECT_EQ(size, 125 * ABI_PAGE);
-	ABI_EXPECT_BITMAP(got, want, 128);
+	t1_unmap_expect(&t, base + 129 * ABI_PAGE, 125, want);
 }
