@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * bench.c - what every benchmark shares: a monotonic clock, min/median of
- * repetitions, the stream-read floor, machine facts, argument parsing and a
- * small JSON writer (docs: STYLE.md, "Tests and benchmarks": figures with
- * --json, and the physical limit measured in the same run).
+ * repetitions, the stream-read floor, machine facts and argument parsing
+ * (docs: STYLE.md, "Tests and benchmarks": figures with --json, and the
+ * physical limit measured in the same run).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -147,3 +147,113 @@ int bench_usage_error(const char *name, const char *usage, const char *fmt, ...)
 	return 2;
 }
 
+/* "4K,1M": each item by parse_size(); an empty item is -EINVAL. */
+static int parse_size_list(const char *s, uint64_t *v, size_t max, size_t *n)
+{
+	size_t count = 0;
+
+	for (;;) {
+		size_t len = strcspn(s, ",");
+		char item[32];
+		int rc;
+
+		if (!len || len >= sizeof(item))
+			return -EINVAL;
+		if (count == max)
+			return -E2BIG;
+		memcpy(item, s, len);
+		item[len] = '\0';
+		rc = parse_size(item, &v[count]);
+		if (rc)
+			return rc;
+		count++;
+		if (!s[len])
+			break;
+		s += len + 1;
+	}
+	*n = count;
+	return 0;
+}
+
+/* @val into @o's destination: 0, or -EINVAL/-ERANGE/-E2BIG when bad. */
+static int opt_read(const struct bench_opt *o, const char *val)
+{
+	uint64_t *v = o->dst;
+	size_t n = 1;
+	int rc;
+
+	switch (o->kind) {
+	case BENCH_OPT_U64:
+		rc = parse_u64(val, v);
+		break;
+	case BENCH_OPT_SIZE:
+		rc = parse_size(val, v);
+		break;
+	case BENCH_OPT_U64_LIST:
+		rc = parse_u64_list(val, v, o->max_n, &n);
+		break;
+	case BENCH_OPT_SIZE_LIST:
+		rc = parse_size_list(val, v, o->max_n, &n);
+		break;
+	case BENCH_OPT_FN:
+		return o->parse(val, o->dst);
+	default:
+		return -EINVAL;
+	}
+	for (size_t i = 0; !rc && i < n; i++)
+		if (v[i] < o->min || v[i] > o->max ||
+		    (o->align && v[i] % o->align))
+			rc = -ERANGE;
+	if (!rc && o->n)
+		*o->n = n;
+	return rc;
+}
+
+/* The option @arg names in its first @klen bytes, or NULL. */
+static const struct bench_opt *opt_find(const struct bench_opt *opts,
+					size_t nopts, const char *arg,
+					size_t klen)
+{
+	for (size_t k = 0; k < nopts; k++)
+		if (klen == strlen(opts[k].name) &&
+		    !strncmp(arg, opts[k].name, klen))
+			return &opts[k];
+	return NULL;
+}
+
+enum bench_args bench_args_parse(const char *name, const char *usage, int argc,
+				 char **argv, const struct bench_opt *opts,
+				 size_t nopts)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *eq = strchr(arg, '=');
+		size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
+		const struct bench_opt *o = opt_find(opts, nopts, arg, klen);
+		const char *val;
+
+		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+			printf("usage: iodirty bench %s %s\n", name, usage);
+			return BENCH_ARGS_HELP;
+		}
+		if (!o || (o->kind == BENCH_OPT_FLAG && eq)) {
+			bench_usage_error(name, usage, "unknown option '%s'",
+					  arg);
+			return BENCH_ARGS_BAD;
+		}
+		if (o->kind == BENCH_OPT_FLAG) {
+			*(bool *)o->dst = true;
+			continue;
+		}
+		val = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+		if (!val) {
+			bench_usage_error(name, usage, "%s needs a value", arg);
+			return BENCH_ARGS_BAD;
+		}
+		if (opt_read(o, val)) {
+			bench_usage_error(name, usage, "%s '%s': %s", o->name,
+					  val, o->hint);
+			return BENCH_ARGS_BAD;
+		}
+	}
+	return BENCH_ARGS_RUN;
+}

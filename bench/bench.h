@@ -2,8 +2,8 @@
 /*
  * bench.h - benchmarks reachable as `iodirty bench NAME`. Each benchmark is
  * one bench/<name>.c and one row of the table in src/cli/cmd-bench.c; the
- * helpers they share (clock, statistics, the memory-bandwidth floor, a small
- * JSON writer, argument parsing, machine facts) live in bench/bench.c.
+ * helpers they share (clock, statistics, the memory-bandwidth floor,
+ * argument parsing, machine facts) live in bench/bench.c.
  *
  * Benchmarks do not exit: they return 0, 1 when a run failed or measured
  * something wrong, or 2 for a bad command line (after bench_usage_error()).
@@ -99,8 +99,6 @@ unsigned int bench_cpu_count(void);
  */
 int bench_cpu_model(char *buf, size_t len);
 
-
-
 /**
  * bench_usage_error() - "iodirty bench NAME: <msg>" and the bench's usage
  * line on stderr, as usage_error() prints for a verb.
@@ -109,6 +107,60 @@ int bench_cpu_model(char *buf, size_t len);
 int bench_usage_error(const char *name, const char *usage, const char *fmt, ...)
 	__printf(3, 4);
 
+/* How bench_args_parse() reads an option's value into its @dst. */
+enum bench_opt_kind {
+	BENCH_OPT_FLAG, /* no value: bool *dst = true */
+	BENCH_OPT_U64, /* parse_u64() into uint64_t *dst */
+	BENCH_OPT_SIZE, /* parse_size() into uint64_t *dst */
+	BENCH_OPT_U64_LIST, /* "a,b,c": parse_u64_list() into uint64_t dst[] */
+	BENCH_OPT_SIZE_LIST, /* "4K,1M": parse_size() each into uint64_t dst[] */
+	BENCH_OPT_FN, /* parse(value, dst), for names and lists of names */
+};
 
+/*
+ * One option of a benchmark's command line, given as "--name value" or
+ * "--name=value". Numbers, and each number of a list, must lie in
+ * [@min, @max] and be a multiple of @align (when not 0). A bad value is
+ * reported as "--name 'value': <hint>".
+ */
+struct bench_opt {
+	const char *name;
+	enum bench_opt_kind kind;
+	void *dst;
+	/* Lists: the count read (left alone until the option is given). */
+	size_t *n;
+	size_t max_n; /* lists: room in dst[] */
+	uint64_t min, max, align;
+	/* BENCH_OPT_FN: 0, or -EINVAL for a bad value. */
+	int (*parse)(const char *val, void *dst);
+	const char *hint;
+};
+
+/* A number macro as a string, to spell a limit in a hint. */
+#define BENCH_STR(x)  BENCH_STR_(x)
+#define BENCH_STR_(x) #x
+
+/* "--reps N", with the hint every benchmark gives for it. */
+#define BENCH_OPT_REPS(reps, max_reps)                                  \
+	{                                                               \
+		.name = "--reps", .kind = BENCH_OPT_U64, .dst = (reps), \
+		.min = 1, .max = (max_reps),                            \
+		.hint = "a count 1.." BENCH_STR(max_reps)               \
+	}
+
+/* What bench_args_parse() found: run, or stop with status 0 or 2. */
+enum bench_args { BENCH_ARGS_RUN = 0, BENCH_ARGS_HELP, BENCH_ARGS_BAD };
+
+/**
+ * bench_args_parse() - read @argv (argv[0] is the bench name) against the
+ * @nopts options of @opts. --help and -h print the usage line on stdout;
+ * an unknown option, a missing value or a bad one is reported by
+ * bench_usage_error(). Options not given leave their @dst untouched.
+ * Return: BENCH_ARGS_RUN; BENCH_ARGS_HELP after --help (the benchmark
+ * returns 0) or BENCH_ARGS_BAD after a bad command line (it returns 2).
+ */
+enum bench_args bench_args_parse(const char *name, const char *usage, int argc,
+				 char **argv, const struct bench_opt *opts,
+				 size_t nopts);
 
 #endif

@@ -972,81 +972,38 @@ static void print_json(const struct di_opts *o, const struct di_row *rows,
 
 /* ---- command line ---- */
 
-enum { DI_RUN, DI_HELP, DI_BAD };
-
-/* @arg's name (its first @klen bytes) is exactly @name. */
-static bool opt_is(const char *arg, size_t klen, const char *name)
+static enum bench_args di_parse(int argc, char **argv, struct di_opts *o)
 {
-	return klen == strlen(name) && !strncmp(arg, name, klen);
-}
-
-static int di_parse(int argc, char **argv, struct di_opts *o)
-{
-	bool quick = false, have_sizes = false, have_reps = false;
-	const char *u = BENCH_DIRTY_IOCTL_USAGE;
+	bool quick = false;
+	const struct bench_opt opts[] = {
+		{ .name = "--json", .kind = BENCH_OPT_FLAG, .dst = &o->json },
+		{ .name = "--quick", .kind = BENCH_OPT_FLAG, .dst = &quick },
+		{ .name = "--sizes",
+		  .kind = BENCH_OPT_U64_LIST,
+		  .dst = o->sizes,
+		  .n = &o->nsizes,
+		  .max_n = MAX_SIZES,
+		  .min = 1,
+		  .max = MAX_SIZE_GIB,
+		  .hint = "up to " BENCH_STR(MAX_SIZES) " GiB counts, each 1.." BENCH_STR(
+			  MAX_SIZE_GIB) ", like 1,16" },
+		BENCH_OPT_REPS(&o->reps, MAX_REPS),
+	};
+	enum bench_args rc;
 
 	memset(o, 0, sizeof(*o));
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *eq = strchr(arg, '=');
-		size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
-		const char *val;
-		int rc;
-
-		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-			printf("usage: iodirty bench " NAME " %s\n", u);
-			return DI_HELP;
-		}
-		if (!strcmp(arg, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (!strcmp(arg, "--quick")) {
-			quick = true;
-			continue;
-		}
-		if (!opt_is(arg, klen, "--sizes") &&
-		    !opt_is(arg, klen, "--reps")) {
-			bench_usage_error(NAME, u, "unknown option '%s'", arg);
-			return DI_BAD;
-		}
-		val = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
-		if (!val) {
-			bench_usage_error(NAME, u, "%s needs a value", arg);
-			return DI_BAD;
-		}
-		if (opt_is(arg, klen, "--sizes")) {
-			rc = parse_u64_list(val, o->sizes, MAX_SIZES,
-					    &o->nsizes);
-			for (size_t s = 0; !rc && s < o->nsizes; s++)
-				if (!o->sizes[s] || o->sizes[s] > MAX_SIZE_GIB)
-					rc = -ERANGE;
-			if (rc) {
-				bench_usage_error(
-					NAME, u,
-					"--sizes '%s': up to %d GiB counts, each 1..%d, like 1,16",
-					val, MAX_SIZES, MAX_SIZE_GIB);
-				return DI_BAD;
-			}
-			have_sizes = true;
-		} else {
-			if (parse_u64(val, &o->reps) || !o->reps ||
-			    o->reps > MAX_REPS) {
-				bench_usage_error(NAME, u,
-						  "--reps '%s': a count 1..%d",
-						  val, MAX_REPS);
-				return DI_BAD;
-			}
-			have_reps = true;
-		}
-	}
-	if (!have_sizes) {
+	rc = bench_args_parse(NAME, BENCH_DIRTY_IOCTL_USAGE, argc, argv, opts,
+			      ARRAY_SIZE(opts));
+	if (rc != BENCH_ARGS_RUN)
+		return rc;
+	if (!o->nsizes) {
 		o->sizes[o->nsizes++] = 1;
 		if (!quick)
 			o->sizes[o->nsizes++] = 16;
 	}
-	if (!have_reps)
+	if (!o->reps)
 		o->reps = quick ? QUICK_REPS : DEFAULT_REPS;
-	return DI_RUN;
+	return BENCH_ARGS_RUN;
 }
 
 /*
@@ -1085,10 +1042,8 @@ int bench_dirty_ioctl(int argc, char **argv)
 	int rc;
 
 	rc = di_parse(argc, argv, &o);
-	if (rc == DI_HELP)
-		return 0;
-	if (rc == DI_BAD)
-		return 2;
+	if (rc != BENCH_ARGS_RUN)
+		return rc == BENCH_ARGS_HELP ? 0 : 2;
 	for (size_t s = 0; s < o.nsizes; s++)
 		if (o.sizes[s] > max_gib)
 			max_gib = o.sizes[s];

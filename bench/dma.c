@@ -1030,131 +1030,64 @@ static void print_json(const struct dma_opts *o, const struct dma_host *h,
 
 /* ---- command line ---- */
 
-enum { DMA_RUN, DMA_HELP, DMA_BAD };
-
-/* @arg's name (its first @klen bytes) is exactly @name. */
-static bool opt_is(const char *arg, size_t klen, const char *name)
+/* --iommu: a name the emulated host takes in IODIRTY_IOMMU. */
+static int parse_iommu(const char *val, void *dst)
 {
-	return klen == strlen(name) && !strncmp(arg, name, klen);
-}
-
-/* "4K,64K,1M": block sizes the engine takes. */
-static int parse_blocks(const char *val, struct dma_opts *o)
-{
-	char buf[128];
-	char *save = NULL;
-
-	if (strlen(val) >= sizeof(buf))
+	if (strcmp(val, "amd") && strcmp(val, "intel") && strcmp(val, "arm"))
 		return -EINVAL;
-	snprintf(buf, sizeof(buf), "%s", val);
-	o->nblocks = 0;
-	for (char *t = strtok_r(buf, ",", &save); t;
-	     t = strtok_r(NULL, ",", &save)) {
-		uint64_t bs;
-
-		if (o->nblocks == MAX_BLOCKS || parse_size(t, &bs) ||
-		    bs < DMA_BLOCK_MIN || bs > DMA_BLOCK_MAX ||
-		    bs % DMA_BLOCK_MIN)
-			return -EINVAL;
-		o->blocks[o->nblocks++] = bs;
-	}
-	return o->nblocks ? 0 : -EINVAL;
-}
-
-static int dma_parse_value(const char *key, size_t klen, const char *val,
-			   struct dma_opts *o)
-{
-	const char *u = BENCH_DMA_USAGE;
-	uint64_t v = 0;
-
-	if (opt_is(key, klen, "--blocks")) {
-		if (!parse_blocks(val, o))
-			return 0;
-		return bench_usage_error(
-			NAME, u,
-			"--blocks '%s': up to %d sizes, each a multiple of 64 from 64 to 1M",
-			val, MAX_BLOCKS);
-	}
-	if (opt_is(key, klen, "--iommu")) {
-		if (strcmp(val, "amd") && strcmp(val, "intel") &&
-		    strcmp(val, "arm"))
-			return bench_usage_error(
-				NAME, u, "--iommu '%s': amd, intel or arm",
-				val);
-		o->iommu = val;
-		return 0;
-	}
-	if (opt_is(key, klen, "--window")) {
-		if (parse_size(val, &v) || !v || v % DMA_BLOCK_MAX)
-			return bench_usage_error(
-				NAME, u, "--window '%s': a multiple of 1M",
-				val);
-		o->window = v;
-		return 0;
-	}
-	if (opt_is(key, klen, "--reps")) {
-		if (parse_u64(val, &v) || !v || v > MAX_REPS)
-			return bench_usage_error(NAME, u,
-						 "--reps '%s': a count 1..%d",
-						 val, MAX_REPS);
-		o->reps = v;
-	} else if (opt_is(key, klen, "--ms")) {
-		if (parse_u64(val, &v) || !v || v > MAX_MS)
-			return bench_usage_error(
-				NAME, u, "--ms '%s': milliseconds 1..%d", val,
-				MAX_MS);
-		o->ms = v;
-	} else {
-		if (parse_u64(val, &v) || !v || v > MAX_GIB)
-			return bench_usage_error(NAME, u,
-						 "--mapped-gib '%s': GiB 1..%d",
-						 val, MAX_GIB);
-		o->mapped_gib = v;
-	}
+	*(const char **)dst = val;
 	return 0;
 }
 
-static int dma_parse(int argc, char **argv, struct dma_opts *o)
+static enum bench_args dma_parse(int argc, char **argv, struct dma_opts *o)
 {
-	static const char *const valued[] = { "--blocks",     "--reps",
-					      "--ms",	      "--window",
-					      "--mapped-gib", "--iommu" };
-	const char *u = BENCH_DMA_USAGE;
 	bool quick = false;
+	const struct bench_opt opts[] = {
+		{ .name = "--json", .kind = BENCH_OPT_FLAG, .dst = &o->json },
+		{ .name = "--quick", .kind = BENCH_OPT_FLAG, .dst = &quick },
+		{ .name = "--blocks",
+		  .kind = BENCH_OPT_SIZE_LIST,
+		  .dst = o->blocks,
+		  .n = &o->nblocks,
+		  .max_n = MAX_BLOCKS,
+		  .min = DMA_BLOCK_MIN,
+		  .max = DMA_BLOCK_MAX,
+		  .align = DMA_BLOCK_MIN,
+		  .hint = "up to " BENCH_STR(
+			  MAX_BLOCKS) " sizes, each a multiple of 64 from 64 to 1M" },
+		{ .name = "--window",
+		  .kind = BENCH_OPT_SIZE,
+		  .dst = &o->window,
+		  .min = 1,
+		  .max = UINT64_MAX,
+		  .align = DMA_BLOCK_MAX,
+		  .hint = "a multiple of 1M" },
+		{ .name = "--mapped-gib",
+		  .kind = BENCH_OPT_U64,
+		  .dst = &o->mapped_gib,
+		  .min = 1,
+		  .max = MAX_GIB,
+		  .hint = "GiB 1.." BENCH_STR(MAX_GIB) },
+		BENCH_OPT_REPS(&o->reps, MAX_REPS),
+		{ .name = "--ms",
+		  .kind = BENCH_OPT_U64,
+		  .dst = &o->ms,
+		  .min = 1,
+		  .max = MAX_MS,
+		  .hint = "milliseconds 1.." BENCH_STR(MAX_MS) },
+		{ .name = "--iommu",
+		  .kind = BENCH_OPT_FN,
+		  .dst = &o->iommu,
+		  .parse = parse_iommu,
+		  .hint = "amd, intel or arm" },
+	};
+	enum bench_args rc;
 
 	memset(o, 0, sizeof(*o));
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *eq = strchr(arg, '=');
-		size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
-		const char *val;
-		bool known = false;
-
-		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-			printf("usage: iodirty bench " NAME " %s\n", u);
-			return DMA_HELP;
-		}
-		if (!strcmp(arg, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (!strcmp(arg, "--quick")) {
-			quick = true;
-			continue;
-		}
-		for (size_t k = 0; k < ARRAY_SIZE(valued); k++)
-			known |= opt_is(arg, klen, valued[k]);
-		if (!known) {
-			bench_usage_error(NAME, u, "unknown option '%s'", arg);
-			return DMA_BAD;
-		}
-		val = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
-		if (!val) {
-			bench_usage_error(NAME, u, "%s needs a value", arg);
-			return DMA_BAD;
-		}
-		if (dma_parse_value(arg, klen, val, o))
-			return DMA_BAD;
-	}
+	rc = bench_args_parse(NAME, BENCH_DMA_USAGE, argc, argv, opts,
+			      ARRAY_SIZE(opts));
+	if (rc != BENCH_ARGS_RUN)
+		return rc;
 	if (!o->nblocks) {
 		o->blocks[o->nblocks++] = SYNC_BLOCK;
 		if (!quick) {
@@ -1173,11 +1106,11 @@ static int dma_parse(int argc, char **argv, struct dma_opts *o)
 	if (!o->iommu)
 		o->iommu = "amd";
 	if (o->window > o->mapped_gib * SZ_1G) {
-		bench_usage_error(NAME, u,
+		bench_usage_error(NAME, BENCH_DMA_USAGE,
 				  "--window is larger than --mapped-gib");
-		return DMA_BAD;
+		return BENCH_ARGS_BAD;
 	}
-	return DMA_RUN;
+	return BENCH_ARGS_RUN;
 }
 
 int bench_dma(int argc, char **argv)
@@ -1194,8 +1127,8 @@ int bench_dma(int argc, char **argv)
 	int rc;
 
 	rc = dma_parse(argc, argv, &o);
-	if (rc != DMA_RUN)
-		return rc == DMA_HELP ? 0 : 2;
+	if (rc != BENCH_ARGS_RUN)
+		return rc == BENCH_ARGS_HELP ? 0 : 2;
 	h.length = o.mapped_gib * SZ_1G;
 	h.bitmap_words = (size_t)DIV_ROUND_UP(h.length / BITMAP_PAGE, 64);
 	s.window_pages = o.window / BITMAP_PAGE;

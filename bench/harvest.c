@@ -703,94 +703,57 @@ static void print_json(const struct harvest_opts *o,
 	json_close(&j);
 }
 
-enum { HARVEST_RUN, HARVEST_HELP, HARVEST_BAD };
-
-/* @arg's name (its first @klen bytes) is exactly @name. */
-static bool opt_is(const char *arg, size_t klen, const char *name)
+/* --format: a real IOMMU's format, not the mock. */
+static int parse_format(const char *val, void *dst)
 {
-	return klen == strlen(name) && !strncmp(arg, name, klen);
+	enum pt_format *format = dst;
+
+	if (pt_format_parse(val, format) || *format == PT_FMT_MOCK)
+		return -EINVAL;
+	return 0;
 }
 
-static int harvest_parse(int argc, char **argv, struct harvest_opts *o)
+static enum bench_args harvest_parse(int argc, char **argv,
+				     struct harvest_opts *o)
 {
-	bool quick = false, have_sizes = false, have_reps = false;
-	const char *u = BENCH_HARVEST_USAGE;
+	bool quick = false;
+	const struct bench_opt opts[] = {
+		{ .name = "--json", .kind = BENCH_OPT_FLAG, .dst = &o->json },
+		{ .name = "--quick", .kind = BENCH_OPT_FLAG, .dst = &quick },
+		{ .name = "--format",
+		  .kind = BENCH_OPT_FN,
+		  .dst = &o->format,
+		  .parse = parse_format,
+		  .hint = "use amdv1, vtdss or arm-s1" },
+		{ .name = "--sizes",
+		  .kind = BENCH_OPT_U64_LIST,
+		  .dst = o->sizes,
+		  .n = &o->nsizes,
+		  .max_n = MAX_SIZES,
+		  .min = 1,
+		  .max = MAX_SIZE_GIB,
+		  .hint = "up to " BENCH_STR(MAX_SIZES) " GiB counts, each 1.." BENCH_STR(
+			  MAX_SIZE_GIB) ", like 1,16,64" },
+		BENCH_OPT_REPS(&o->reps, MAX_REPS),
+	};
+	enum bench_args rc;
 
 	memset(o, 0, sizeof(*o));
 	o->format = PT_FMT_AMDV1;
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *eq = strchr(arg, '=');
-		size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
-		const char *val = NULL;
-		int rc;
-
-		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-			printf("usage: iodirty bench " NAME " %s\n", u);
-			return HARVEST_HELP;
-		}
-		if (!strcmp(arg, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (!strcmp(arg, "--quick")) {
-			quick = true;
-			continue;
-		}
-		if (!opt_is(arg, klen, "--format") &&
-		    !opt_is(arg, klen, "--sizes") &&
-		    !opt_is(arg, klen, "--reps")) {
-			bench_usage_error(NAME, u, "unknown option '%s'", arg);
-			return HARVEST_BAD;
-		}
-		val = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
-		if (!val) {
-			bench_usage_error(NAME, u, "%s needs a value", arg);
-			return HARVEST_BAD;
-		}
-		if (opt_is(arg, klen, "--format")) {
-			if (pt_format_parse(val, &o->format) ||
-			    o->format == PT_FMT_MOCK) {
-				bench_usage_error(
-					NAME, u,
-					"--format '%s': use amdv1, vtdss or arm-s1",
-					val);
-				return HARVEST_BAD;
-			}
-		} else if (opt_is(arg, klen, "--sizes")) {
-			rc = parse_u64_list(val, o->sizes, MAX_SIZES,
-						  &o->nsizes);
-			for (size_t s = 0; !rc && s < o->nsizes; s++)
-				if (!o->sizes[s] || o->sizes[s] > MAX_SIZE_GIB)
-					rc = -ERANGE;
-			if (rc) {
-				bench_usage_error(
-					NAME, u,
-					"--sizes '%s': up to %d GiB counts, each 1..%d, like 1,16,64",
-					val, MAX_SIZES, MAX_SIZE_GIB);
-				return HARVEST_BAD;
-			}
-			have_sizes = true;
-		} else {
-			if (parse_u64(val, &o->reps) || !o->reps ||
-			    o->reps > MAX_REPS) {
-				bench_usage_error(NAME, u,
-						  "--reps '%s': a count 1..%d",
-						  val, MAX_REPS);
-				return HARVEST_BAD;
-			}
-			have_reps = true;
-		}
-	}
-	if (!have_sizes) {
+	rc = bench_args_parse(NAME, BENCH_HARVEST_USAGE, argc, argv, opts,
+			      ARRAY_SIZE(opts));
+	if (rc != BENCH_ARGS_RUN)
+		return rc;
+	if (!o->nsizes) {
 		o->sizes[o->nsizes++] = 1;
 		if (!quick) {
 			o->sizes[o->nsizes++] = 16;
 			o->sizes[o->nsizes++] = 64;
 		}
 	}
-	if (!have_reps)
+	if (!o->reps)
 		o->reps = quick ? QUICK_REPS : DEFAULT_REPS;
-	return HARVEST_RUN;
+	return BENCH_ARGS_RUN;
 }
 
 /*
@@ -828,10 +791,8 @@ int bench_harvest(int argc, char **argv)
 	int rc;
 
 	rc = harvest_parse(argc, argv, &o);
-	if (rc == HARVEST_HELP)
-		return 0;
-	if (rc == HARVEST_BAD)
-		return 2;
+	if (rc != BENCH_ARGS_RUN)
+		return rc == BENCH_ARGS_HELP ? 0 : 2;
 
 	rows = calloc(o.nsizes * ARRAY_SIZE(leaf_sizes) *
 			      ARRAY_SIZE(dirty_pcts),

@@ -358,38 +358,25 @@ static void print_json(const struct opts *o, const struct row *rows, size_t n,
 int bench_migrate(int argc, char **argv)
 {
 	struct opts o = { .reps = 0 };
+	uint64_t reps = 1;
+	const struct bench_opt opts[] = {
+		{ .name = "--json", .kind = BENCH_OPT_FLAG, .dst = &o.json },
+		{ .name = "--quick", .kind = BENCH_OPT_FLAG, .dst = &o.quick },
+		BENCH_OPT_REPS(&reps, MAX_REPS),
+	};
 	struct row rows[MAX_ROWS];
 	const struct plan *plan;
 	char msg[VMM_MSG_LEN];
 	size_t nplan, n = 0;
 	double load0, load1;
 	bool any_failed = false;
+	enum bench_args rc;
 
-	for (int i = 1; i < argc; i++) {
-		uint64_t v;
-
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: iodirty bench " NAME " %s\n",
-			       BENCH_MIGRATE_USAGE);
-			return 0;
-		} else if (!strcmp(argv[i], "--json")) {
-			o.json = true;
-		} else if (!strcmp(argv[i], "--quick")) {
-			o.quick = true;
-		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
-			if (parse_u64(argv[++i], &v) || !v || v > MAX_REPS)
-				return bench_usage_error(
-					NAME, BENCH_MIGRATE_USAGE,
-					"--reps takes 1..%d", MAX_REPS);
-			o.reps = (unsigned int)v;
-		} else {
-			return bench_usage_error(NAME, BENCH_MIGRATE_USAGE,
-						 "unknown option '%s'",
-						 argv[i]);
-		}
-	}
-	if (!o.reps)
-		o.reps = 1;
+	rc = bench_args_parse(NAME, BENCH_MIGRATE_USAGE, argc, argv, opts,
+			      ARRAY_SIZE(opts));
+	if (rc != BENCH_ARGS_RUN)
+		return rc == BENCH_ARGS_HELP ? 0 : 2;
+	o.reps = (unsigned int)reps;
 	if (vmm_available(msg, sizeof(msg))) {
 		printf("bench " NAME ": skipped: %s\n", msg);
 		return 0;

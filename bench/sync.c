@@ -706,43 +706,15 @@ static void print_json(const struct sync_opts *o, const struct sync_row *rows,
 
 /* ---- command line ---- */
 
-enum { SYNC_RUN, SYNC_HELP, SYNC_BAD };
-
-static bool opt_is(const char *arg, size_t klen, const char *name)
+/* "iommu,type1" into the unsigned int mask at @dst (bit i: trackers[i]). */
+static int parse_trackers(const char *val, void *dst)
 {
-	return klen == strlen(name) && !strncmp(arg, name, klen);
-}
-
-/* "1G,4G" into @o->sizes; -EINVAL. */
-static int parse_sizes(const char *val, struct sync_opts *o)
-{
-	char buf[128], *tok, *save = NULL;
-
-	if (strlen(val) >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, val, strlen(val) + 1);
-	o->nsizes = 0;
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		uint64_t v;
-
-		if (o->nsizes == MAX_SIZES || parse_size(tok, &v) ||
-		    v < MIN_SIZE || v > MAX_SIZE || v % SZ_2M)
-			return -EINVAL;
-		o->sizes[o->nsizes++] = v;
-	}
-	return o->nsizes ? 0 : -EINVAL;
-}
-
-/* "iommu,type1" into @o->tracker_mask; -EINVAL. */
-static int parse_trackers(const char *val, struct sync_opts *o)
-{
+	unsigned int mask = 0;
 	char buf[64], *tok, *save = NULL;
 
 	if (strlen(val) >= sizeof(buf))
 		return -EINVAL;
 	memcpy(buf, val, strlen(val) + 1);
-	o->tracker_mask = 0;
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		size_t t;
@@ -752,96 +724,63 @@ static int parse_trackers(const char *val, struct sync_opts *o)
 				break;
 		if (t == ARRAY_SIZE(trackers))
 			return -EINVAL;
-		o->tracker_mask |= 1U << t;
+		mask |= 1U << t;
 	}
-	return o->tracker_mask ? 0 : -EINVAL;
+	if (!mask)
+		return -EINVAL;
+	*(unsigned int *)dst = mask;
+	return 0;
 }
 
-static int sync_parse(int argc, char **argv, struct sync_opts *o)
+static enum bench_args sync_parse(int argc, char **argv, struct sync_opts *o)
 {
-	bool quick = false, have_sizes = false, have_reps = false;
-	const char *u = BENCH_SYNC_USAGE;
+	uint64_t pct = DEFAULT_PCT;
+	bool quick = false;
+	const struct bench_opt opts[] = {
+		{ .name = "--json", .kind = BENCH_OPT_FLAG, .dst = &o->json },
+		{ .name = "--quick", .kind = BENCH_OPT_FLAG, .dst = &quick },
+		{ .name = "--sizes",
+		  .kind = BENCH_OPT_SIZE_LIST,
+		  .dst = o->sizes,
+		  .n = &o->nsizes,
+		  .max_n = MAX_SIZES,
+		  .min = MIN_SIZE,
+		  .max = MAX_SIZE,
+		  .align = SZ_2M,
+		  .hint = "up to " BENCH_STR(
+			  MAX_SIZES) " sizes, multiples of 2M from 256M to 64G, like 1G,4G" },
+		{ .name = "--trackers",
+		  .kind = BENCH_OPT_FN,
+		  .dst = &o->tracker_mask,
+		  .parse = parse_trackers,
+		  .hint = "a list of iommu, device, type1" },
+		{ .name = "--dirty",
+		  .kind = BENCH_OPT_U64,
+		  .dst = &pct,
+		  .min = 1,
+		  .max = MAX_PCT,
+		  .hint = "a percentage 1.." BENCH_STR(MAX_PCT) },
+		BENCH_OPT_REPS(&o->reps, MAX_REPS),
+	};
+	enum bench_args rc;
 
 	memset(o, 0, sizeof(*o));
-	o->pct = DEFAULT_PCT;
 	o->tracker_mask = (1U << ARRAY_SIZE(trackers)) - 1;
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *eq = strchr(arg, '=');
-		size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
-		const char *val;
-		uint64_t v;
-
-		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-			printf("usage: iodirty bench " NAME " %s\n", u);
-			return SYNC_HELP;
-		}
-		if (!strcmp(arg, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (!strcmp(arg, "--quick")) {
-			quick = true;
-			continue;
-		}
-		if (!opt_is(arg, klen, "--sizes") &&
-		    !opt_is(arg, klen, "--trackers") &&
-		    !opt_is(arg, klen, "--dirty") &&
-		    !opt_is(arg, klen, "--reps")) {
-			bench_usage_error(NAME, u, "unknown option '%s'", arg);
-			return SYNC_BAD;
-		}
-		val = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
-		if (!val) {
-			bench_usage_error(NAME, u, "%s needs a value", arg);
-			return SYNC_BAD;
-		}
-		if (opt_is(arg, klen, "--sizes")) {
-			if (parse_sizes(val, o)) {
-				bench_usage_error(
-					NAME, u,
-					"--sizes '%s': up to %d sizes, multiples of 2M from 256M to 64G, like 1G,4G",
-					val, MAX_SIZES);
-				return SYNC_BAD;
-			}
-			have_sizes = true;
-		} else if (opt_is(arg, klen, "--trackers")) {
-			if (parse_trackers(val, o)) {
-				bench_usage_error(
-					NAME, u,
-					"--trackers '%s': a list of iommu, device, type1",
-					val);
-				return SYNC_BAD;
-			}
-		} else if (opt_is(arg, klen, "--dirty")) {
-			if (parse_u64(val, &v) || !v || v > MAX_PCT) {
-				bench_usage_error(
-					NAME, u,
-					"--dirty '%s': a percentage 1..%d", val,
-					MAX_PCT);
-				return SYNC_BAD;
-			}
-			o->pct = (unsigned int)v;
-		} else {
-			if (parse_u64(val, &o->reps) || !o->reps ||
-			    o->reps > MAX_REPS) {
-				bench_usage_error(NAME, u,
-						  "--reps '%s': a count 1..%d",
-						  val, MAX_REPS);
-				return SYNC_BAD;
-			}
-			have_reps = true;
-		}
-	}
+	rc = bench_args_parse(NAME, BENCH_SYNC_USAGE, argc, argv, opts,
+			      ARRAY_SIZE(opts));
+	if (rc != BENCH_ARGS_RUN)
+		return rc;
+	o->pct = (unsigned int)pct;
 	/* 512M: its 2M rows need only 256 free huge pages. */
-	if (!have_sizes) {
+	if (!o->nsizes) {
 		o->sizes[o->nsizes++] = SZ_1G / 2;
 		o->sizes[o->nsizes++] = SZ_1G;
 		if (!quick)
 			o->sizes[o->nsizes++] = 4 * SZ_1G;
 	}
-	if (!have_reps)
+	if (!o->reps)
 		o->reps = quick ? QUICK_REPS : DEFAULT_REPS;
-	return SYNC_RUN;
+	return BENCH_ARGS_RUN;
 }
 
 /* Both rows of one case, or both skipped with the same reason. */
@@ -889,10 +828,8 @@ int bench_sync(int argc, char **argv)
 	int rc;
 
 	rc = sync_parse(argc, argv, &o);
-	if (rc == SYNC_HELP)
-		return 0;
-	if (rc == SYNC_BAD)
-		return 2;
+	if (rc != BENCH_ARGS_RUN)
+		return rc == BENCH_ARGS_HELP ? 0 : 2;
 	if (vmm_available(msg, sizeof(msg))) {
 		fprintf(stderr, "iodirty bench " NAME ": %s\n", msg);
 		return 1;

@@ -464,33 +464,23 @@ int bench_vs_qemu(int argc, char **argv)
 	char exe[4096], msg[VMM_MSG_LEN];
 	const char *accel = "kvm";
 	bool json = false;
-	int rc = 0;
+	const struct bench_opt opts[] = {
+		{ .name = "--json", .kind = BENCH_OPT_FLAG, .dst = &json },
+		{ .name = "--mem",
+		  .kind = BENCH_OPT_SIZE,
+		  .dst = &mem,
+		  .min = 512 * SZ_1M,
+		  .max = 8 * SZ_1G,
+		  .align = 2 * SZ_1M,
+		  .hint = "512M..8G, a multiple of 2M" },
+		BENCH_OPT_REPS(&reps, MAX_REPS),
+	};
+	int rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: iodirty bench " NAME " %s\n",
-			       BENCH_VS_QEMU_USAGE);
-			return 0;
-		} else if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!strcmp(argv[i], "--mem") && i + 1 < argc) {
-			if (parse_size(argv[++i], &mem) || mem < 512 * SZ_1M ||
-			    mem > 8 * SZ_1G || mem % (2 * SZ_1M))
-				return bench_usage_error(
-					NAME, BENCH_VS_QEMU_USAGE,
-					"--mem takes 512M..8G, a multiple of 2M");
-		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
-			if (parse_u64(argv[++i], &reps) || !reps ||
-			    reps > MAX_REPS)
-				return bench_usage_error(
-					NAME, BENCH_VS_QEMU_USAGE,
-					"--reps takes 1..%d", MAX_REPS);
-		} else {
-			return bench_usage_error(NAME, BENCH_VS_QEMU_USAGE,
-						 "unknown option '%s'",
-						 argv[i]);
-		}
-	}
+	rc = bench_args_parse(NAME, BENCH_VS_QEMU_USAGE, argc, argv, opts,
+			      ARRAY_SIZE(opts));
+	if (rc != BENCH_ARGS_RUN)
+		return rc == BENCH_ARGS_HELP ? 0 : 2;
 	if (!qemu_on_path(exe, sizeof(exe))) {
 		if (json)
 			printf("{\"bench\": \"" NAME "\", \"skipped\": \"" QEMU
