@@ -49,9 +49,7 @@
  *    error (an object left with users at close).
  *
  * IODIRTY_FUZZ_TRACE=1 prints every operation, its struct and its result,
- * for reading a reproducer. IODIRTY_FUZZ_SKIP_KNOWN=1 steers the inputs
- * clear of the emulation bugs listed in fuzz/README.md until they are fixed,
- * so that a run can look for new ones.
+ * for reading a reproducer.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -121,7 +119,6 @@ static uint8_t *arena; /* what the emulated kernel is shown */
 static uint8_t *alias; /* the same pages, always writable, for the harness */
 static uint64_t A; /* arena as an address */
 static bool trace;
-static bool skip_known; /* steer clear of the bugs in fuzz/README.md */
 
 /* ---- The input ---------------------------------------------------------- */
 
@@ -624,8 +621,6 @@ static void build_allow_iovas(struct fz *fz, struct op *op)
 
 	c->ioas_id = gen_id(&fz->in);
 	c->num_iovas = gen_count(&fz->in);
-	if (skip_known) /* allocates num_iovas ranges up front */
-		c->num_iovas %= 4096;
 	c->__reserved = gen_rsv(&fz->in);
 	c->allowed_iovas = gen_ptr(&fz->in);
 	n = c->num_iovas < ARRAY_SIZE(ranges) ? c->num_iovas :
@@ -1587,8 +1582,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	trace = t && *t && strcmp(t, "0");
-	t = getenv("IODIRTY_FUZZ_SKIP_KNOWN");
-	skip_known = t && *t && strcmp(t, "0");
 	arena_init();
 	return 0;
 }

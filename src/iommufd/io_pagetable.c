@@ -667,21 +667,32 @@ void iopt_remove_reserved_iova(struct io_pagetable *iopt, const void *owner)
 	iopt->nresv = j;
 }
 
+int iopt_allow_range_check(const struct iommu_iova_range *ranges,
+			   unsigned int i)
+{
+	if (ranges[i].start >= ranges[i].last)
+		return -EINVAL;
+	for (unsigned int j = 0; j < i; j++)
+		if (ranges[j].start <= ranges[i].last &&
+		    ranges[j].last >= ranges[i].start)
+			return -EINVAL;
+	return 0;
+}
+
 int iopt_set_allow_iova(struct io_pagetable *iopt,
 			const struct iommu_iova_range *ranges, unsigned int n)
 {
 	struct iommu_iova_range *copy = NULL;
 
 	for (unsigned int i = 0; i < n; i++) {
-		if (ranges[i].start >= ranges[i].last)
-			return -EINVAL;
-		for (unsigned int j = 0; j < i; j++)
-			if (ranges[j].start <= ranges[i].last &&
-			    ranges[j].last >= ranges[i].start)
-				return -EINVAL;
+		int rc = iopt_allow_range_check(ranges, i);
+
+		if (rc)
+			return rc;
+	}
+	for (unsigned int i = 0; i < n; i++)
 		if (reserved_overlaps(iopt, ranges[i].start, ranges[i].last))
 			return -EADDRINUSE;
-	}
 	if (n) {
 		copy = xmalloc(n * sizeof(*copy));
 		if (!copy)

@@ -101,15 +101,33 @@ int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd)
 	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
 	if (!ioas)
 		return -ENOENT;
-	if (cmd->num_iovas) {
-		ranges = xcalloc(cmd->num_iovas, sizeof(*ranges));
-		if (!ranges)
-			return -ENOMEM;
-		if (copy_from_user(ranges, cmd->allowed_iovas,
-				   (size_t)cmd->num_iovas * sizeof(*ranges))) {
+	/*
+	 * One range at a time, each checked as it comes (EFAULT, then
+	 * EINVAL), the list growing as they do: a num_iovas the caller's
+	 * memory does not hold ends at EFAULT, never in a huge allocation.
+	 * The reserved IOVA (EADDRINUSE) is looked at once all are read.
+	 */
+	for (uint32_t i = 0, cap = 0; i < cmd->num_iovas; i++) {
+		if (i == cap) {
+			struct iommu_iova_range *more;
+
+			cap = cap ? cap * 2 : 16;
+			more = xrealloc(ranges, (size_t)cap * sizeof(*ranges));
+			if (!more) {
+				rc = -ENOMEM;
+				goto out_free;
+			}
+			ranges = more;
+		}
+		if (copy_from_user(&ranges[i],
+				   cmd->allowed_iovas + (uint64_t)i * sizeof(*ranges),
+				   sizeof(*ranges))) {
 			rc = -EFAULT;
 			goto out_free;
 		}
+		rc = iopt_allow_range_check(ranges, i);
+		if (rc)
+			goto out_free;
 	}
 	rc = iopt_set_allow_iova(&ioas->iopt, ranges, cmd->num_iovas);
 out_free:

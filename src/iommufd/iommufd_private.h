@@ -196,6 +196,13 @@ int iopt_unmap_all(struct iommufd_host *host, struct io_pagetable *iopt,
 int iopt_reserve_iova(struct io_pagetable *iopt, uint64_t start, uint64_t last,
 		      const void *owner);
 void iopt_remove_reserved_iova(struct io_pagetable *iopt, const void *owner);
+/*
+ * iopt_allow_range_check() - range @i of an ALLOW_IOVAS list on its own
+ * and against the ranges before it: 0, or -EINVAL (empty, reversed or
+ * overlapping), as Linux checks each range as it reads it.
+ */
+int iopt_allow_range_check(const struct iommu_iova_range *ranges,
+			   unsigned int i);
 int iopt_set_allow_iova(struct io_pagetable *iopt,
 			const struct iommu_iova_range *ranges, unsigned int n);
 int iopt_iova_ranges(struct io_pagetable *iopt, struct iommu_iova_range *out,

@@ -715,6 +715,25 @@ TEST(iommufd_ioas, allow_iovas)
 	/* Intersecting reserved IOVA (here, below the aperture). */
 	r[0] = (struct iommu_iova_range){ ABI_PAGE, START + ABI_MB };
 	EXPECT_ERRNO(EADDRINUSE, abi_allow_iovas(m.fd, m.ioas, r, 1));
+	/*
+	 * Ranges are read and checked one at a time: a bad first range is
+	 * EINVAL even when the next cannot be read; reserved IOVA is looked
+	 * at only once all are read (EFAULT first); and a num_iovas the
+	 * buffer does not hold is EFAULT at its end, not an allocation.
+	 */
+	{
+		uint8_t *guarded = abi_guarded_page();
+		struct iommu_iova_range *last =
+			(struct iommu_iova_range *)(guarded + ABI_PAGE) - 1;
+
+		*last = (struct iommu_iova_range){ START, START };
+		EXPECT_ERRNO(EINVAL, abi_allow_iovas(m.fd, m.ioas, last, 2));
+		*last = (struct iommu_iova_range){ ABI_PAGE, START + ABI_MB };
+		EXPECT_ERRNO(EFAULT, abi_allow_iovas(m.fd, m.ioas, last, 2));
+		*last = (struct iommu_iova_range){ START, START + ABI_MB };
+		EXPECT_ERRNO(EFAULT,
+			     abi_allow_iovas(m.fd, m.ioas, last, UINT32_MAX));
+	}
 	ASSERT_EQ(abi_add_reserved(m.fd, m.ioas, START + 8 * ABI_MB, ABI_MB),
 		  0);
 	r[0] = (struct iommu_iova_range){ START + 8 * ABI_MB + ABI_MB - 1,
