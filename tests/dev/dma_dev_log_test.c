@@ -433,7 +433,7 @@ TEST(dma_dev, log_word_edges)
 	struct dma_log_range r = rng(first, npages);
 	uint8_t raw[48 + 3];
 	uint64_t ps = PAGE;
-	bool want[48 * 8];
+	bool want[sizeof(raw) * 8];
 	struct dev_fix f;
 
 	dev_fix_init(&f, 24, DMA_CAP_LOG, MEM_SIZE);
