@@ -24,6 +24,31 @@
 #define __printf(a, b) __attribute__((format(printf, a, b)))
 #define __unused       __attribute__((unused))
 
+/* IODIRTY_TSAN: built with ThreadSanitizer (gcc or clang). */
+#if defined(__SANITIZE_THREAD__)
+#define IODIRTY_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define IODIRTY_TSAN 1
+#endif
+#endif
+
+/*
+ * guest_ram_racy_begin() / _end() - around a read of guest RAM that races
+ * by design: the VMM copies pages while devices DMA into them (and vCPUs
+ * write them, unseen by ThreadSanitizer); the dirty log, not a lock, makes
+ * it correct. Under TSan such reads are not recorded; otherwise nothing.
+ */
+#ifdef IODIRTY_TSAN
+void __tsan_ignore_thread_begin(void);
+void __tsan_ignore_thread_end(void);
+#define guest_ram_racy_begin() __tsan_ignore_thread_begin()
+#define guest_ram_racy_end()   __tsan_ignore_thread_end()
+#else
+#define guest_ram_racy_begin() ((void)0)
+#define guest_ram_racy_end()   ((void)0)
+#endif
+
 #define BIT_ULL(n) (1ULL << (n))
 /* GENMASK_ULL(h, l): bits h..l set, h >= l. */
 #define GENMASK_ULL(h, l) ((~0ULL >> (63 - (h))) & (~0ULL << (l)))

@@ -28,7 +28,7 @@ static volatile int switchover_now;
 static void on_sigusr1(int sig)
 {
 	(void)sig;
-	switchover_now = 1;
+	__atomic_store_n(&switchover_now, 1, __ATOMIC_RELAXED);
 }
 
 static double mib(uint64_t b)

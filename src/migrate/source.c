@@ -139,14 +139,19 @@ static bool page_is_zero(const uint8_t *p)
 static int send_page_at(struct source *s, uint64_t gpa, const uint8_t *hva)
 {
 	uint64_t tag = gpa;
-	bool zero = !hva || page_is_zero(hva);
+	bool zero;
 
+	/* What the devices write meanwhile is in the next sync. */
+	guest_ram_racy_begin();
+	zero = !hva || page_is_zero(hva);
+	if (!zero)
+		memcpy(s->rec + s->rec_len + 8, hva, MIG_PAGE_SIZE);
+	guest_ram_racy_end();
 	if (zero)
 		tag |= MIG_PAGE_ZERO;
 	memcpy(s->rec + s->rec_len, &tag, 8);
 	s->rec_len += 8;
 	if (!zero) {
-		memcpy(s->rec + s->rec_len, hva, MIG_PAGE_SIZE);
 		s->rec_len += MIG_PAGE_SIZE;
 	} else {
 		s->st->zero_pages++;
@@ -505,7 +510,8 @@ static int precopy(struct source *s, struct vmm_dirty *dirty)
 		progress(s, true);
 		if (s->st->expected_downtime_ms <= s->p->downtime_limit_ms ||
 		    s->st->pass >= s->p->max_passes ||
-		    (s->p->switchover_now && *s->p->switchover_now))
+		    (s->p->switchover_now &&
+		     __atomic_load_n(s->p->switchover_now, __ATOMIC_RELAXED)))
 			return 0;
 		converge(s, sst.union_pages * MIG_PAGE_SIZE, s->pass_bytes);
 

@@ -303,12 +303,8 @@ static uint64_t PT_NAME(unmap)(struct pt_domain *dom, uint64_t iova,
  * write raced this harvest and is reported by the next one; every dirty
  * leaf found is then cleared with an atomic RMW on the table itself.
  */
-#if defined(__SANITIZE_THREAD__)
+#ifdef IODIRTY_TSAN
 #define PT_SNAPSHOT_ATOMIC 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PT_SNAPSHOT_ATOMIC 1
-#endif
 #endif
 
 static inline void PT_NAME(snapshot)(pt_entry_t *p, uint64_t *out,
