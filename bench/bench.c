@@ -257,3 +257,15 @@ enum bench_args bench_args_parse(const char *name, const char *usage, int argc,
 	}
 	return BENCH_ARGS_RUN;
 }
+
+void bench_json_begin(struct json *j, const char *name)
+{
+	char model[128];
+
+	bench_cpu_model(model, sizeof(model));
+	json_init(j, stdout, 2);
+	json_open(j, NULL, '{');
+	json_str(j, "bench", name);
+	json_u64(j, "cpus", bench_cpu_count());
+	json_str(j, "cpu_model", model);
+}

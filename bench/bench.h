@@ -90,6 +90,13 @@ const char *bench_fmt(char *buf, size_t len, double v);
  */
 uint64_t bench_rss_bytes(void);
 
+/**
+ * bench_json_begin() - start a benchmark's JSON summary on stdout: the
+ * object, then "bench" (@name), "cpus" and "cpu_model". Close it with
+ * json_close().
+ */
+void bench_json_begin(struct json *j, const char *name);
+
 /** bench_cpu_count() - online CPUs. */
 unsigned int bench_cpu_count(void);
 

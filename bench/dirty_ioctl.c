@@ -922,16 +922,10 @@ static void print_json(const struct di_opts *o, const struct di_row *rows,
 		       size_t nrows)
 {
 	struct json j;
-	char model[128];
 
-	bench_cpu_model(model, sizeof(model));
-	json_init(&j, stdout, 2);
-	json_open(&j, NULL, '{');
-	json_str(&j, "bench", NAME);
+	bench_json_begin(&j, NAME);
 	json_str(&j, "iommu", "amd");
 	json_str(&j, "format", pt_format_name(PT_FMT_AMDV1));
-	json_u64(&j, "cpus", bench_cpu_count());
-	json_str(&j, "cpu_model", model);
 	json_u64(&j, "reps", o->reps);
 	json_u64(&j, "bitmap_page_size", BITMAP_PAGE);
 	json_u64(&j, "iova_base", DI_IOVA);

@@ -963,18 +963,12 @@ static void print_json(const struct dma_opts *o, const struct dma_host *h,
 		       const struct dma_row *rows, const struct dma_sync *s)
 {
 	struct json j;
-	char model[128];
 	bool all_met = true;
 
-	bench_cpu_model(model, sizeof(model));
-	json_init(&j, stdout, 2);
-	json_open(&j, NULL, '{');
-	json_str(&j, "bench", NAME);
+	bench_json_begin(&j, NAME);
 	json_str(&j, "device", h->sys.name);
 	json_str(&j, "kind", h->sys.kind);
 	json_str(&j, "iommu", o->iommu);
-	json_u64(&j, "cpus", bench_cpu_count());
-	json_str(&j, "cpu_model", model);
 	json_u64(&j, "reps", o->reps);
 	json_u64(&j, "interval_ms", o->ms);
 	json_u64(&j, "window_bytes", o->window);

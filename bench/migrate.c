@@ -295,14 +295,8 @@ static void print_json(const struct opts *o, const struct row *rows, size_t n,
 		       double load0, double load1)
 {
 	struct json j;
-	char model[128];
 
-	bench_cpu_model(model, sizeof(model));
-	json_init(&j, stdout, 2);
-	json_open(&j, NULL, '{');
-	json_str(&j, "bench", NAME);
-	json_u64(&j, "cpus", bench_cpu_count());
-	json_str(&j, "cpu_model", model);
+	bench_json_begin(&j, NAME);
 	json_double(&j, "loadavg_start", load0);
 	json_double(&j, "loadavg_end", load1);
 	json_u64(&j, "reps", o->reps);

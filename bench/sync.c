@@ -648,14 +648,8 @@ static void print_json(const struct sync_opts *o, const struct sync_row *rows,
 		       size_t nrows)
 {
 	struct json j;
-	char model[128];
 
-	bench_cpu_model(model, sizeof(model));
-	json_init(&j, stdout, 2);
-	json_open(&j, NULL, '{');
-	json_str(&j, "bench", NAME);
-	json_u64(&j, "cpus", bench_cpu_count());
-	json_str(&j, "cpu_model", model);
+	bench_json_begin(&j, NAME);
 	json_u64(&j, "vcpus", VCPUS);
 	json_u64(&j, "reps", o->reps);
 	json_u64(&j, "dirty_pct_per_source", o->pct);
