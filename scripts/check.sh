@@ -8,6 +8,12 @@ filter=${2:-}
 args=()
 [[ -n $filter ]] && args=(--filter "$filter")
 
+# A sanitizer's report fails the test it happened in (each test is a
+# child that ends with _exit(), where a report would otherwise not change
+# the exit status).
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
 pass=0 fail=0 skip=0 rc=0
 run() {
 	local out last
