@@ -17,7 +17,12 @@
 
 #include "vmm_private.h"
 
-#define SIG_KICK SIGUSR1
+/*
+ * The signal that kicks a vCPU thread out of KVM_RUN: a real-time one, so
+ * that SIGUSR1/2 stay the program's (`iodirty migrate` switches over on
+ * SIGUSR1; sharing it made every kick a switchover request).
+ */
+#define SIG_KICK (SIGRTMIN + 1)
 
 void vmm_fail(struct vmm *vm, const char *fmt, ...)
 {

@@ -30,6 +30,7 @@
  */
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -364,6 +365,14 @@ TEST_VARIANTS(vm, high_ram, struct high_variant, highs)
 
 /* ---- pause ---- */
 
+static volatile sig_atomic_t vt_usr_signals;
+
+static void vt_count_usr(int sig)
+{
+	(void)sig;
+	vt_usr_signals++;
+}
+
 TEST(vm, pause)
 {
 	struct vmm_config c = vt_begin(2, 0, false);
@@ -377,6 +386,12 @@ TEST(vm, pause)
 	/* Paused before it starts: the vCPUs never enter the guest. */
 	vmm_pause(vm);
 	ASSERT_RC(0, vmm_start(vm));
+	/*
+	 * SIGUSR1/2 are the program's (iodirty migrate switches over on
+	 * SIGUSR1): kicking the vCPUs out of KVM_RUN must not use them.
+	 */
+	signal(SIGUSR1, vt_count_usr);
+	signal(SIGUSR2, vt_count_usr);
 	ptt_sleep_ms(100);
 	EXPECT_EQ(st[0].alive + st[1].alive, 0);
 	vmm_resume(vm);
@@ -403,6 +418,7 @@ TEST(vm, pause)
 		}
 	}
 	EXPECT_FALSE(vmm_failed(vm));
+	EXPECT_EQ(vt_usr_signals, 0);
 	vmm_destroy(vm);
 }
 
